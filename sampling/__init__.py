@@ -1,0 +1,1 @@
+"""Probability sampling: allocation, selection and sample-size calculations (pure library)."""

@@ -1,0 +1,1 @@
+"""Survey designs, weighting adjustments and design-based estimates (pure library)."""
