@@ -1,0 +1,163 @@
+"""Calibration distance functions and the Newton solver behind :func:`calibrate`.
+
+The solver works on a matrix of weights, one calibration problem per column, so that the
+full-sample weights and every replicate are calibrated by the same code (the Newton
+iterations loop over iterations and replicate columns, never over rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import expit
+
+FloatArray = NDArray[np.float64]
+
+METHODS = ("linear", "raking", "logit")
+#: Ratio of population to sample totals above which R's ``grake`` rescales the weights first.
+RESCALE_THRESHOLD = 20.0
+#: Relative tolerance of the Moore–Penrose inverse (R: ``MASS::ginv(tol = 256 * eps)``).
+PINV_RTOL = 256 * np.finfo(np.float64).eps
+
+
+@dataclass(frozen=True)
+class Distance:
+    """A calibration distance: g-weight function ``g(u)`` and derivative of ``u = x'lambda``.
+
+    Examples
+    --------
+    >>> d = Distance("logit", 0.5, 2.0)
+    >>> float(d.g(np.array([0.0]))[0])
+    1.0
+    >>> Distance("linear", 0.5, 1.5).g(np.array([-1.0, 0.2, 3.0]))
+    array([0.5, 1.2, 1.5])
+    """
+
+    method: str
+    lower: float
+    upper: float
+
+    def g(self, u: FloatArray) -> FloatArray:
+        """g-weights :math:`F(u)`, :math:`F(0) = 1`."""
+        if self.method == "linear":
+            return np.clip(1.0 + u, self.lower, self.upper)
+        if self.method == "raking":
+            with np.errstate(over="ignore"):
+                return np.clip(np.exp(u), self.lower, self.upper)
+        L, U = self.lower, self.upper
+        A = (U - L) / ((U - 1.0) * (1.0 - L))
+        return L + (U - L) * expit(A * u + np.log((1.0 - L) / (U - 1.0)))
+
+    def dg(self, u: FloatArray) -> FloatArray:
+        """Derivative :math:`F'(u)` (zero where a bound truncates)."""
+        if self.method == "linear":
+            inside = (1.0 + u > self.lower) & (1.0 + u < self.upper)
+            return inside.astype(np.float64)
+        if self.method == "raking":
+            with np.errstate(over="ignore"):
+                e = np.exp(u)
+            return np.where((e > self.lower) & (e < self.upper), e, 0.0)
+        L, U = self.lower, self.upper
+        A = (U - L) / ((U - 1.0) * (1.0 - L))
+        s = expit(A * u + np.log((1.0 - L) / (U - 1.0)))
+        return (U - L) * A * s * (1.0 - s)
+
+
+@dataclass(frozen=True)
+class CalibrationFit:
+    """Result of :func:`solve_calibration` for an (n, R) matrix of weights."""
+
+    g: FloatArray  # (n, R)
+    iterations: int
+    converged: NDArray[np.bool_]  # (R,)
+    achieved: FloatArray  # (R,) max relative discrepancy
+    worst: NDArray[np.intp]  # (R,) index of the total with the largest discrepancy
+
+
+def _gram(X: FloatArray, C: FloatArray) -> FloatArray:
+    """Stack of :math:`X' \\mathrm{diag}(c_r) X` for every column ``c_r`` of ``C``: (R, p, p)."""
+    return np.stack([(X * C[:, r : r + 1]).T @ X for r in range(C.shape[1])])
+
+
+def _discrepancy(
+    X: FloatArray, W: FloatArray, G: FloatArray, T: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    misfit = T[:, None] - X.T @ (W * G)
+    return misfit, np.abs(misfit) / (1.0 + np.abs(T[:, None]))
+
+
+def solve_calibration(
+    X: FloatArray,
+    W: FloatArray,
+    T: FloatArray,
+    distance: Distance,
+    max_iter: int,
+    tol: float,
+) -> CalibrationFit:
+    """g-weights calibrating each column of ``W`` (n, R) to the totals ``T`` of ``X`` (n, p).
+
+    See :func:`weighting.calibration.calibrate` for the method (R ``grake`` / ``regcalibrate``).
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> fit = solve_calibration(X, np.ones((3, 1)), np.array([4.0, 3.0]),
+    ...                         Distance("raking", -np.inf, np.inf), 50, 1e-12)
+    >>> fit.g[:, 0]
+    array([2., 2., 3.])
+    """
+    n_rep = W.shape[1]
+    sample = X.T @ W
+    if distance.method == "linear" and np.isinf(distance.lower) and np.isinf(distance.upper):
+        rhs = (T[:, None] - sample).T[:, :, None]
+        gram = _gram(X, W)
+        try:
+            lam = np.linalg.solve(gram, rhs)[:, :, 0].T
+        except np.linalg.LinAlgError:  # a replicate that lost a level: least squares, as ginv
+            lam = np.einsum("rpq,rq->pr", np.linalg.pinv(gram, rtol=PINV_RTOL), rhs[:, :, 0])
+        G = 1.0 + X @ lam
+        _, rel = _discrepancy(X, W, G, T)
+        achieved = rel.max(axis=0)
+        return CalibrationFit(
+            G, 1, np.ones(n_rep, dtype=bool), achieved, np.argmax(rel, axis=0).astype(np.intp)
+        )
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = T[:, None] / sample
+    rescale = np.all(ratios > RESCALE_THRESHOLD, axis=0)
+    scale = np.where(rescale, np.mean(np.where(rescale, ratios, 1.0), axis=0), 1.0)
+    Ws = W * scale
+    eta = np.zeros((X.shape[1], n_rep))
+    U = X @ eta
+    iterations = 1
+    converged = np.zeros(n_rep, dtype=bool)
+    while True:
+        G = distance.g(U)
+        misfit, _ = _discrepancy(X, Ws, G, T)
+        step = np.linalg.pinv(_gram(X, Ws * distance.dg(U)), rtol=PINV_RTOL)
+        delta = np.einsum("rpq,qr->pr", step, misfit)
+        eta = eta + delta
+        U = X @ eta
+        bad = ~(np.isfinite(distance.g(U)).all(axis=0) & np.isfinite(distance.dg(U)).all(axis=0))
+        while iterations < max_iter and bad.any():
+            iterations += 1
+            delta[:, bad] /= 2.0
+            eta[:, bad] -= delta[:, bad]
+            U = X @ eta
+            bad = ~(
+                np.isfinite(distance.g(U)).all(axis=0) & np.isfinite(distance.dg(U)).all(axis=0)
+            )
+        G = distance.g(U)
+        _, rel = _discrepancy(X, Ws, G, T)
+        achieved = rel.max(axis=0)
+        converged = achieved < tol
+        if converged.all():
+            break
+        iterations += 1
+        if iterations > max_iter:
+            break
+    return CalibrationFit(
+        G * scale, iterations, converged, achieved, np.argmax(rel, axis=0).astype(np.intp)
+    )
