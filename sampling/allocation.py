@@ -142,7 +142,8 @@ def allocate(
     ``U_h = min(max_n, N_h)`` and ``lambda`` solving ``sum_h x_h = n``; capped strata thereby hand
     their excess to the others (Cochran §5.9, over-allocation). Integers come from largest-remainder
     (Hamilton) rounding of ``x_h`` within the bounds, ties broken by stratum order, so the total is
-    exactly ``n``.
+    exactly ``n``. Strata with a zero share (e.g. ``S_h = 0``) get their minimum, unless the
+    other strata are exhausted; the remainder is then spread over them proportionally to ``N_h``.
 
     Examples
     --------
@@ -214,13 +215,12 @@ def allocate(
         )
     if upper.sum() < n:
         raise SamplingError(f"max_n caps the total at {int(upper.sum())} units, less than n={n}")
-    free_room = (upper > lower) & (target > 0)
-    reachable = upper[free_room].sum() + lower[~free_room].sum()
-    if reachable < n:
-        raise SamplingError(
-            f"n={n} exceeds the {int(reachable)} units reachable by method={method!r}: strata with a "
-            "zero share (e.g. sd == 0) only take their minimum"
+    share = target > 0
+    if upper[share].sum() + lower[~share].sum() >= n:
+        values = _bounded_proportional(target, lower, upper, n)
+    else:  # strata with a positive share are exhausted: the zero-share strata take the rest
+        values = _bounded_proportional(
+            np.where(share, 0.0, N), np.where(share, upper, lower), upper, n
         )
-    values = _bounded_proportional(target, lower, upper, n)
     result = _round_largest_remainder(values, upper, n)
     return pd.Series(result, index=index, name="n", dtype="int64")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sampling.errors import SamplingError
+from sampling.errors import SamplingError, shown
 
 
 def require_frame(frame: Any) -> pd.DataFrame:
@@ -48,7 +48,7 @@ def stratum_codes(frame: pd.DataFrame, strata: str | None) -> tuple[np.ndarray, 
     if missing:
         first = int(np.flatnonzero(codes < 0)[0])
         raise SamplingError(
-            f"strata={strata!r} has {missing} missing values (first at row {frame.index[first]!r})"
+            f"strata={strata!r} has {missing} missing values (first at row {shown(frame.index[first])})"
         )
     return codes, labels.rename("stratum")
 
@@ -66,8 +66,8 @@ def size_values(frame: pd.DataFrame, size: str | None, method: str) -> np.ndarra
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise SamplingError(
-            f"size={size!r} must be finite and non-negative; row {frame.index[first]!r} has "
-            f"{values[first]!r} ({int(bad.sum())} bad rows)"
+            f"size={size!r} must be finite and non-negative; row {shown(frame.index[first])} has "
+            f"{shown(values[first])} ({int(bad.sum())} bad rows)"
         )
     return values
 
@@ -87,6 +87,6 @@ def stratum_sizes_from_mapping(n: Mapping[Any, int] | pd.Series, labels: pd.Inde
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise SamplingError(
-            f"n for stratum {labels[first]!r} must be a non-negative integer, got {aligned.iloc[first]!r}"
+            f"n for stratum {shown(labels[first])} must be a non-negative integer, got {shown(aligned.iloc[first])}"
         )
     return numeric.astype(np.int64)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from sampling import selection
 from sampling.allocation import allocate
-from sampling.errors import SamplingError
+from sampling.errors import SamplingError, shown
 from sampling.frame import require_frame, size_values, stratum_codes, stratum_sizes_from_mapping
 from sampling.manifest import Manifest, frame_hash, resolve_rng
 
@@ -54,7 +54,7 @@ def _stratum_sizes(
         h = int(over[0])
         raise SamplingError(
             f"n_h={int(n_h[h])} exceeds the stratum population N_h={int(N_h[h])} in stratum "
-            f"{labels[h]!r}"
+            f"{shown(labels[h])}"
         )
     return n_h
 
