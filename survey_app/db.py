@@ -1,0 +1,78 @@
+"""Engine and the per-request session.
+
+One engine per application (kept in ``app.extensions``), one session per request: views get it
+with :func:`session`, call a service, and commit once at the end of a write. At teardown the
+session is rolled back if anything is left uncommitted (an error) and closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+_EXT = "strata_db"
+
+
+def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+    """Create an engine with the settings Strata needs on SQLite and PostgreSQL."""
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    else:
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    return engine
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(
+        app.config["DATABASE_URL"],
+        pool_size=app.config["DATABASE_POOL_SIZE"],
+        echo=app.config["DATABASE_ECHO"],
+    )
+    app.extensions[_EXT] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def engine(app: Flask | None = None) -> Engine:
+    factory = (app or current_app).extensions[_EXT]
+    bound = factory.kw["bind"]
+    assert isinstance(bound, Engine)
+    return bound
+
+
+def session_factory(app: Flask | None = None) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = (app or current_app).extensions[_EXT]
+    return factory
+
+
+def session() -> Session:
+    """The session of the current request (or app context), created on first use."""
+    if "db_session" not in g:
+        g.db_session = session_factory()()
+    current: Session = g.db_session
+    return current
+
+
+def _close_session(exc: BaseException | None) -> None:
+    current: Session | None = g.pop("db_session", None)
+    if current is None:
+        return
+    try:
+        if exc is not None or current.in_transaction():
+            current.rollback()
+    finally:
+        current.close()

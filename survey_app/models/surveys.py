@@ -1,0 +1,66 @@
+"""Survey projects and their statutory labels."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey_app.models.base import Base, Timestamped, enum_type
+from survey_app.models.users import User
+
+
+class SurveyStatus(enum.StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    CLOSED = "closed"
+    ARCHIVED = "archived"
+
+
+class SurveyProject(Timestamped, Base):
+    """A statistical survey project.
+
+    The statutory labels (表号, 制定机关, 批准文号/备案文号, 有效期至) are printed on every
+    questionnaire page; a project past ``valid_until`` accepts no responses.
+    """
+
+    __tablename__ = "survey_projects"
+    __table_args__ = (
+        CheckConstraint(
+            "fieldwork_start IS NULL OR fieldwork_end IS NULL OR fieldwork_start <= fieldwork_end",
+            name="fieldwork_window",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str] = mapped_column(String(300), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    form_number: Mapped[str] = mapped_column(String(100))
+    issuing_authority: Mapped[str] = mapped_column(String(200))
+    approval_number: Mapped[str] = mapped_column(String(100))
+    valid_until: Mapped[date] = mapped_column(Date)
+    target_population: Mapped[str] = mapped_column(String(300), default="")
+    fieldwork_start: Mapped[date | None] = mapped_column(Date)
+    fieldwork_end: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[SurveyStatus] = mapped_column(
+        enum_type(SurveyStatus, "survey_status"), default=SurveyStatus.DRAFT
+    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    owner: Mapped[User | None] = relationship()
+
+    def is_valid_on(self, day: date) -> bool:
+        """The statutory approval is still in force on ``day``."""
+        return day <= self.valid_until
+
+    def accepts_responses_on(self, day: date) -> bool:
+        """Active, approved and inside the fieldwork window on ``day``."""
+        if self.status != SurveyStatus.ACTIVE or not self.is_valid_on(day):
+            return False
+        if self.fieldwork_start is not None and day < self.fieldwork_start:
+            return False
+        return self.fieldwork_end is None or day <= self.fieldwork_end
