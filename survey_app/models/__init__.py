@@ -2,7 +2,24 @@
 
 from survey_app.models.audit import AuditEvent
 from survey_app.models.base import Base
+from survey_app.models.frames import FrameStatus, FrameUnit, SampleDraw, SampleUnit, SamplingFrame
+from survey_app.models.invitations import Invitation, InvitationKind, InvitationStatus
 from survey_app.models.surveys import SurveyProject, SurveyStatus
 from survey_app.models.users import Role, User
 
-__all__ = ["AuditEvent", "Base", "Role", "SurveyProject", "SurveyStatus", "User"]
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "FrameStatus",
+    "FrameUnit",
+    "Invitation",
+    "InvitationKind",
+    "InvitationStatus",
+    "Role",
+    "SampleDraw",
+    "SampleUnit",
+    "SamplingFrame",
+    "SurveyProject",
+    "SurveyStatus",
+    "User",
+]
