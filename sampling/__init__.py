@@ -17,6 +17,7 @@ from __future__ import annotations
 from sampling.allocation import allocate
 from sampling.errors import SamplingError
 from sampling.manifest import ALGORITHM_VERSION, Manifest, frame_hash
+from sampling.multistage import draw_two_stage, draw_two_stage_sample
 from sampling.probability import inclusion_probabilities
 from sampling.sample import Sample, draw, draw_sample
 
@@ -28,6 +29,8 @@ __all__ = [
     "allocate",
     "draw",
     "draw_sample",
+    "draw_two_stage",
+    "draw_two_stage_sample",
     "frame_hash",
     "inclusion_probabilities",
 ]
