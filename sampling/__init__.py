@@ -18,6 +18,7 @@ from sampling.allocation import allocate
 from sampling.errors import SamplingError
 from sampling.manifest import ALGORITHM_VERSION, Manifest, frame_hash
 from sampling.multistage import draw_two_stage, draw_two_stage_sample
+from sampling.precision import sample_size, sample_size_table
 from sampling.probability import inclusion_probabilities
 from sampling.sample import Sample, draw, draw_sample
 
@@ -33,4 +34,6 @@ __all__ = [
     "draw_two_stage_sample",
     "frame_hash",
     "inclusion_probabilities",
+    "sample_size",
+    "sample_size_table",
 ]
