@@ -1,0 +1,125 @@
+"""Two app processes (gunicorn, different ports) share one database and no process state.
+
+A log-in made through one process is valid on the other, and the log-in rate limit counts
+failures made through both. Runs on the database under test (PostgreSQL in CI's second run).
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from survey_app.models import Role
+
+from .conftest import PASSWORD
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise TimeoutError(f"{base} did not become healthy in {timeout} s")
+
+
+@pytest.fixture
+def two_servers(app: Flask) -> Iterator[tuple[str, str]]:
+    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env.update(DATABASE_URL=app.config["DATABASE_URL"], SECRET_KEY=app.config["SECRET_KEY"], STRATA_DEFAULT_LOCALE="en")
+    procs: list[subprocess.Popen[bytes]] = []
+    bases = []
+    try:
+        for _ in range(2):
+            port = _free_port()
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}", "--timeout", "30", "--chdir", str(ROOT), "wsgi:app"],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+            )
+            bases.append(f"http://127.0.0.1:{port}")
+        for base, proc in zip(bases, procs, strict=True):
+            _wait_healthy(base, proc)
+        yield bases[0], bases[1]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class Browser:
+    """A cookie-keeping HTTP client that does not follow redirects."""
+
+    def __init__(self) -> None:
+        self.jar = http.cookiejar.CookieJar()
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
+
+    def request(self, url: str, data: dict[str, str] | None = None) -> tuple[int, str]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            with self.opener.open(urllib.request.Request(url, data=body), timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def login(self, base: str, email: str, password: str) -> int:
+        _status, page = self.request(base + "/login")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert token, "login form has no CSRF token"
+        status, _ = self.request(base + "/login", {"email": email, "password": password, "csrf_token": token.group(1)})
+        return status
+
+
+def test_two_processes_share_the_database_and_no_process_state(two_servers: tuple[str, str], make_user: Any) -> None:
+    a, b = two_servers
+    user = make_user(Role.DESIGNER)
+    browser = Browser()
+    assert browser.request(b + "/admin/")[0] == 302  # not logged in yet
+    assert browser.login(a, user.email, PASSWORD) == 302
+    status, page = browser.request(b + "/admin/")  # the session made by A is valid on B
+    assert status == 200 and "Survey projects" in page
+
+    attacker = Browser()
+    other = make_user(Role.REVIEWER)
+    for base in (a, b, a, b, a):  # 5 failures spread over both processes
+        assert attacker.login(base, other.email, "wrong password!") == 401
+    assert attacker.login(b, other.email, PASSWORD) == 429  # the limit counts both processes
