@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ def _load_reference() -> dict[str, Any]:
         return json.load(handle)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_dataset(name: str) -> pd.DataFrame:
     reference = _load_reference()
     key = name[:-4] if name.endswith(".csv") else name
@@ -64,7 +64,9 @@ def _load_dataset(name: str) -> pd.DataFrame:
             frame[col] = frame[col].astype("string")
         elif kind == "integer":
             values = pd.to_numeric(frame[col])
-            frame[col] = values.astype(np.int64) if not values.isna().any() else values.astype(np.float64)
+            frame[col] = (
+                values.astype(np.int64) if not values.isna().any() else values.astype(np.float64)
+            )
         else:
             frame[col] = pd.to_numeric(frame[col]).astype(np.float64)
     if len(frame) != meta["n_rows"] or list(frame.columns) != list(columns):
