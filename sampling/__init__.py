@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from sampling.allocation import allocate
 from sampling.errors import SamplingError
+from sampling.inspection import InspectionDraw, draw_inspection, replay_inspection
 from sampling.manifest import ALGORITHM_VERSION, Manifest, frame_hash
 from sampling.multistage import draw_two_stage, draw_two_stage_sample
 from sampling.precision import sample_size, sample_size_table
@@ -24,15 +25,18 @@ from sampling.sample import Sample, draw, draw_sample
 
 __all__ = [
     "ALGORITHM_VERSION",
+    "InspectionDraw",
     "Manifest",
     "Sample",
     "SamplingError",
     "allocate",
     "draw",
+    "draw_inspection",
     "draw_sample",
     "draw_two_stage",
     "draw_two_stage_sample",
     "frame_hash",
+    "replay_inspection",
     "inclusion_probabilities",
     "sample_size",
     "sample_size_table",
