@@ -3,7 +3,9 @@
 from survey_app.models.audit import AuditEvent
 from survey_app.models.base import Base
 from survey_app.models.frames import FrameStatus, FrameUnit, SampleDraw, SampleUnit, SamplingFrame
+from survey_app.models.grants import ProjectGrant
 from survey_app.models.invitations import Invitation, InvitationKind, InvitationStatus
+from survey_app.models.review import ReviewerAssignment, ReviewLevel
 from survey_app.models.surveys import SurveyProject, SurveyStatus
 from survey_app.models.users import Role, User
 
@@ -15,6 +17,9 @@ __all__ = [
     "Invitation",
     "InvitationKind",
     "InvitationStatus",
+    "ProjectGrant",
+    "ReviewLevel",
+    "ReviewerAssignment",
     "Role",
     "SampleDraw",
     "SampleUnit",

@@ -6,7 +6,17 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_app.models.base import Base, Timestamped, enum_type, utcnow
@@ -37,6 +47,8 @@ class SamplingFrame(Timestamped, Base):
     file_sha256: Mapped[str] = mapped_column(String(64), default="")
     columns: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     row_count: Mapped[int] = mapped_column(Integer, default=0)
+    rows_imported: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[FrameStatus] = mapped_column(enum_type(FrameStatus, "frame_status"), default=FrameStatus.IMPORTING)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 

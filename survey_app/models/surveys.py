@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_app.models.base import Base, Timestamped, enum_type
@@ -44,6 +44,7 @@ class SurveyProject(Timestamped, Base):
     approval_number: Mapped[str] = mapped_column(String(100))
     valid_until: Mapped[date] = mapped_column(Date)
     target_population: Mapped[str] = mapped_column(String(300), default="")
+    indicators: Mapped[list[str]] = mapped_column(JSON, default=list)
     fieldwork_start: Mapped[date | None] = mapped_column(Date)
     fieldwork_end: Mapped[date | None] = mapped_column(Date)
     status: Mapped[SurveyStatus] = mapped_column(
