@@ -161,11 +161,7 @@ def test_error_bad_weights(sample):
 )
 def test_property_counts_met_and_total_is_population(seed, n_cells, n):
     rng = np.random.default_rng(seed)
-    cells = (
-        np.concatenate([np.arange(n_cells), rng.integers(0, n_cells, n - n_cells)])
-        if n >= n_cells
-        else None
-    )
+    cells = np.concatenate([np.arange(n_cells), rng.integers(0, n_cells, n - n_cells)])
     data = pd.DataFrame({"c": cells})
     w = rng.uniform(0.1, 20, n)
     counts = rng.uniform(1, 1000, n_cells)
