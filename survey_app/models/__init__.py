@@ -4,12 +4,34 @@ from survey_app.models.audit import AuditEvent
 from survey_app.models.base import Base
 from survey_app.models.frames import FrameStatus, FrameUnit, SampleDraw, SampleUnit, SamplingFrame
 from survey_app.models.grants import ProjectGrant
+from survey_app.models.graduates import (
+    CallbackOutcome,
+    DegreeLevel,
+    DestinationChange,
+    DrawPurpose,
+    Graduate,
+    GraduateDraw,
+    GraduateSampleUnit,
+    Institution,
+    Sex,
+    SurveyDisposition,
+)
 from survey_app.models.invitations import Invitation, InvitationKind, InvitationStatus
 from survey_app.models.review import ReviewerAssignment, ReviewLevel
 from survey_app.models.surveys import SurveyProject, SurveyStatus
 from survey_app.models.users import Role, User
 
 __all__ = [
+    "CallbackOutcome",
+    "DegreeLevel",
+    "DestinationChange",
+    "DrawPurpose",
+    "Graduate",
+    "GraduateDraw",
+    "GraduateSampleUnit",
+    "Institution",
+    "Sex",
+    "SurveyDisposition",
     "AuditEvent",
     "Base",
     "FrameStatus",
