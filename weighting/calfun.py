@@ -95,10 +95,12 @@ def solve_calibration(
     distance: Distance,
     max_iter: int,
     tol: float,
+    rescale_basis: tuple[FloatArray, FloatArray] | None = None,
 ) -> CalibrationFit:
     """g-weights calibrating each column of ``W`` (n, R) to the totals ``T`` of ``X`` (n, p).
 
     See :func:`weighting.calibration.calibrate` for the method (R ``grake`` / ``regcalibrate``).
+    ``rescale_basis`` = (columns, totals) whose ratios decide R's rescaling (default X, T).
 
     Examples
     --------
@@ -124,8 +126,9 @@ def solve_calibration(
             G, 1, np.ones(n_rep, dtype=bool), achieved, np.argmax(rel, axis=0).astype(np.intp)
         )
 
+    Xr, Tr = (X, T) if rescale_basis is None else rescale_basis
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = T[:, None] / sample
+        ratios = Tr[:, None] / (Xr.T @ W)
     rescale = np.all(ratios > RESCALE_THRESHOLD, axis=0)
     scale = np.where(rescale, np.mean(np.where(rescale, ratios, 1.0), axis=0), 1.0)
     Ws = W * scale

@@ -34,6 +34,9 @@ class _Auxiliaries:
     X: FloatArray
     targets: FloatArray
     names: list[str]
+    # R's parametrisation (intercept + treatment contrasts against the first sorted level),
+    # used only for grake's rescaling rule, which looks at the ratios of R's columns.
+    r_basis: tuple[FloatArray, FloatArray]
 
 
 def _model_matrix(
@@ -49,6 +52,8 @@ def _model_matrix(
     columns: list[FloatArray] = []
     targets: list[float] = []
     names: list[str] = []
+    r_columns: list[FloatArray] = []
+    r_targets: list[float] = []
     grand: tuple[Hashable, float] | None = None
     for column, spec in totals.items():
         argument = f"totals[{column!r}]"
@@ -78,6 +83,11 @@ def _model_matrix(
                 columns.append((codes == k).astype(np.float64))
                 targets.append(float(counts[k]))
                 names.append(f"{column}={levels[k]}")
+            reference = int(pd.Index(levels).argsort()[0])  # R: first level in sorted order
+            for k in range(len(levels)):
+                if k != reference:
+                    r_columns.append((codes == k).astype(np.float64))
+                    r_targets.append(float(counts[k]))
         else:
             if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
                 raise WeightingError(
@@ -90,6 +100,12 @@ def _model_matrix(
             columns.append(values.to_numpy(dtype=np.float64))
             targets.append(target)
             names.append(str(column))
+            r_columns.append(columns[-1])
+            r_targets.append(target)
+    if grand is not None:
+        r_columns.insert(0, np.ones(len(data)))
+        r_targets.insert(0, grand[1])
+    r_basis = (np.column_stack(r_columns), np.asarray(r_targets, dtype=np.float64))
     X = np.column_stack(columns)
     T = np.asarray(targets, dtype=np.float64)
     present = np.any(X[w > 0] != 0, axis=0)
@@ -100,7 +116,8 @@ def _model_matrix(
             "with positive weight and a non-zero value, so they cannot be met; collapse levels"
         )
     keep_cols = present | (T != 0)
-    return _Auxiliaries(X[:, keep_cols], T[keep_cols], [n for n, k in zip(names, keep_cols) if k])
+    names_kept = [n for n, k in zip(names, keep_cols) if k]
+    return _Auxiliaries(X[:, keep_cols], T[keep_cols], names_kept, r_basis)
 
 
 def _weighted_qr(aux: _Auxiliaries, whalf: FloatArray) -> FloatArray:
@@ -197,7 +214,8 @@ def calibrate(
     :math:`\lambda = 0`, step :math:`(\sum d_i F'(x_i'\lambda) x_i x_i')^{+}(X - \hat X_w)` with a
     Moore–Penrose inverse (relative tolerance :math:`256\epsilon`), halve steps that give
     non-finite g; if every ratio :math:`X_j/\hat X_j` exceeds 20 the weights are first scaled by
-    their mean and bounds apply to the scaled g, as in R. The logit distance is
+    their mean and bounds apply to the scaled g, as in R (the ratios are those of R's
+    columns: intercept, numeric auxiliaries and every level but the first in sorted order). The logit distance is
     :math:`F(u) = L + (U-L)\,\mathrm{expit}(Au + \log\frac{1-L}{U-1})`,
     :math:`A = \frac{U-L}{(1-L)(U-1)}`.
 
@@ -225,7 +243,7 @@ def calibrate(
     whalf = np.sqrt(w)
     Q = _weighted_qr(aux, whalf)
 
-    fit = solve_calibration(aux.X, w[:, None], aux.targets, distance, max_iter, tol)
+    fit = solve_calibration(aux.X, w[:, None], aux.targets, distance, max_iter, tol, aux.r_basis)
     g = fit.g[:, 0]
     if not fit.converged[0]:
         worst = aux.names[int(fit.worst[0])]
@@ -241,7 +259,7 @@ def calibrate(
 
     def reapply(weights_in: FloatArray) -> FloatArray:
         M, flat = as_matrix(weights_in)
-        rep = solve_calibration(aux.X, M, aux.targets, distance, max_iter, tol)
+        rep = solve_calibration(aux.X, M, aux.targets, distance, max_iter, tol, aux.r_basis)
         if not rep.converged.all():
             warnings.warn(
                 f"calibration of {int((~rep.converged).sum())} replicate column(s) did not "

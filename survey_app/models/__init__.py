@@ -1,5 +1,6 @@
 """ORM models, one module per aggregate. Importing this package registers every table."""
 
+from survey_app.models.api_tokens import ApiToken, ApiTokenSurvey
 from survey_app.models.audit import AuditEvent
 from survey_app.models.base import Base
 from survey_app.models.frames import FrameStatus, FrameUnit, SampleDraw, SampleUnit, SamplingFrame
@@ -22,6 +23,8 @@ from survey_app.models.surveys import SurveyProject, SurveyStatus
 from survey_app.models.users import Role, User
 
 __all__ = [
+    "ApiToken",
+    "ApiTokenSurvey",
     "CallbackOutcome",
     "DegreeLevel",
     "DestinationChange",
