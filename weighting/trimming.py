@@ -32,6 +32,8 @@ def _trim_columns(
         clipped = np.where(outside, np.clip(current, lower, upper), current)
         excess = (current - clipped).sum(axis=0)
         receivers = active & ~outside
+        # when every unit is outside (R: division by zero) all of them share the excess
+        receivers = np.where(receivers.any(axis=0), receivers, active)
         count = receivers.sum(axis=0)
         share = np.divide(excess, count, out=np.zeros_like(excess), where=count > 0)
         current = clipped + receivers * share
@@ -45,8 +47,8 @@ def _check_feasible(w: FloatArray, lower: float, upper: float, argument: str) ->
     total, k = positive.sum(), positive.size
     if k * upper < total * (1 - 1e-12) or k * lower > total * (1 + 1e-12):
         raise WeightingError(
-            f"{argument}: bounds lower={lower!r}, upper={upper!r} cannot keep the total {total!r} "
-            f"of {k} positive weights (need lower <= {total / k!r} <= upper)"
+            f"{argument}: bounds lower={lower!r}, upper={upper!r} cannot keep the total {float(total)!r} "
+            f"of {k} positive weights (need lower <= {float(total / k)!r} <= upper)"
         )
 
 
@@ -89,7 +91,8 @@ def trim(
     \min(\max(w_i, L), U)` for the units outside :math:`[L, U]`, then every unit inside
     receives the same amount :math:`\sum_i (w_i - w'_i) / \#\{\text{inside}\}`, so the total is
     unchanged. Units with zero weight (nonrespondents, out-of-sample) neither count as inside
-    nor receive a share: this differs from R only when zero weights are present. ``reapply``
+    nor receive a share: this differs from R only when zero weights are present. When every
+    unit is outside the bounds (R returns ``NaN``) all of them share the excess. ``reapply``
     trims every column of a replicate-weight matrix with the same bounds.
 
     Examples
