@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sampling
 from sampling import SamplingError
@@ -233,3 +235,31 @@ def test_weighting_design_columns_present(frame):
     s = sampling.draw(frame, 30, strata="school", rng=8)
     assert s["stratum_population"].dtype.kind == "i"
     assert (s["stratum_population"] >= s.groupby("school")["id"].transform("size")).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=6),
+    method=st.sampled_from(METHODS),
+    seed=st.integers(min_value=0, max_value=2**32),
+    data=st.data(),
+)
+def test_property_sizes_probabilities_and_weights(sizes, method, seed, data):
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"h": labels, "x": rng.integers(1, 100, size=len(labels)).astype(float)})
+    n_h = {h: data.draw(st.integers(min_value=0, max_value=size)) for h, size in enumerate(sizes)}
+    s = sampling.draw(frame, n_h, strata="h", method=method, size="x", rng=seed)
+    assert ((s["inclusion_probability"] > 0) & (s["inclusion_probability"] <= 1)).all()
+    assert np.allclose(s["design_weight"], 1 / s["inclusion_probability"])
+    assert not s.index.has_duplicates
+    if method in ("srswor", "systematic", "pps_systematic"):
+        got = s["h"].value_counts().reindex(range(len(sizes)), fill_value=0)
+        assert got.tolist() == [n_h[h] for h in range(len(sizes))]
+
+
+def test_empty_frame():
+    empty = pd.DataFrame({"id": pd.Series([], dtype="int64")})
+    s = sampling.draw(empty, 0, rng=0)
+    assert len(s) == 0
+    assert "design_weight" in s.columns
