@@ -1,1 +1,16 @@
-"""Survey designs, weighting adjustments and design-based estimates (pure library)."""
+"""Survey designs, weighting adjustments and design-based estimates (pure library).
+
+>>> import pandas as pd
+>>> import weighting
+>>> d = weighting.Design(pd.DataFrame({"w": [1.0, 3.0], "y": [0.0, 1.0]}), weights="w")
+>>> float(d.mean("y")["estimate"].iloc[0])
+0.75
+"""
+
+from __future__ import annotations
+
+from .adjustment import Adjustment
+from .design import Design
+from .errors import ConvergenceWarning, WeightingError
+
+__all__ = ["Adjustment", "ConvergenceWarning", "Design", "WeightingError"]

@@ -1,0 +1,499 @@
+"""The survey design object: validated once, reused by every estimate, never mutated."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from . import quantiles, tables
+from .adjustment import Adjustment
+from .domains import as_columns, check_columns, domain_df
+from .errors import WeightingError
+from .stages import LONELY_PSU, Stage, build_stages
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+BoolArray = NDArray[np.bool_]
+
+ColumnSpec = Hashable | Sequence[Hashable] | None
+
+
+def _codes(data: pd.DataFrame, column: Hashable, argument: str, sort: bool) -> tuple[IntArray, pd.Index]:
+    codes, uniques = pd.factorize(data[column], sort=sort)
+    if (codes < 0).any():
+        count = int((codes < 0).sum())
+        raise WeightingError(f"{argument}: column {column!r} has {count} missing value(s)")
+    return codes.astype(np.intp), pd.Index(uniques)
+
+
+class Design:
+    """A probability sample design: weights, strata, (multi-stage) clusters and FPCs.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per responding unit.
+    weights : column name, array_like or None
+        Sampling weights. ``None``: derived from ``fpc`` as R does (the product over stages of
+        :math:`N/n`), or all 1 without ``fpc``.
+    strata : column name, optional
+        First-stage strata.
+    psu : column name or list of column names, optional
+        Cluster ids, one column per stage. ``None``: every row is its own PSU. Ids are nested
+        in strata and in earlier stages (R ``svydesign(nest=TRUE)``), so the same id may be
+        reused in different strata.
+    fpc : column name or list of column names, optional
+        Finite population correction per stage (as many as ``psu`` stages): population counts
+        (> 1) or sampling fractions (<= 1), constant within each stratum (stage 1) or each
+        earlier-stage cluster (later stages).
+    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
+        A stratum with one PSU (R ``options(survey.lonely.psu=)``); ``"fail"`` raises
+        :class:`WeightingError` naming the stratum. Strata with one PSU only inside a domain
+        are not lonely (R ``survey.adjust.domain.lonely = FALSE``).
+
+    Attributes
+    ----------
+    weights : ndarray of float64
+        Final weights, aligned with the rows of ``data``.
+    df : float
+        Design degrees of freedom: first-stage PSUs minus strata among rows with a nonzero
+        weight (R ``degf``); for replicate designs the rank of the replicate weights minus 1.
+
+    Notes
+    -----
+    The linearisation variance follows R ``svyrecvar`` (see :mod:`weighting.variance`), with
+    later stages added only when their FPC is given. Estimates with ``by`` use the full
+    design: rows outside a domain get weight 0, no row is dropped (Lumley 2010, sec. 2.3).
+
+    References: Lumley, T. (2010), *Complex Surveys: A Guide to Analysis Using R*, Wiley;
+    R package ``survey`` (``svydesign``, ``svyrecvar``, ``degf``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> data = pd.DataFrame({"stratum": ["a", "a", "b", "b"], "w": [2.0, 2.0, 3.0, 3.0],
+    ...                      "y": [1.0, 3.0, 2.0, 4.0]})
+    >>> d = Design(data, weights="w", strata="stratum")
+    >>> d.df
+    2.0
+    >>> d.mean("y")[["variable", "estimate"]]
+      variable  estimate
+    0        y       2.6
+    """
+
+    _data: pd.DataFrame
+    _weights: FloatArray
+    _base_weights: FloatArray
+    _stages: tuple[Stage, ...]
+    _stratum_labels: pd.Index
+    _lonely_psu: str
+    _adjustments: tuple[Adjustment, ...]
+    _subset: BoolArray | None
+    _df: float
+    _replicates: Any
+    _spec: dict[str, Any]
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        *,
+        weights: Hashable | ArrayLike | None,
+        strata: Hashable | None = None,
+        psu: ColumnSpec = None,
+        fpc: ColumnSpec = None,
+        lonely_psu: str = "fail",
+    ) -> None:
+        if not isinstance(data, pd.DataFrame):
+            raise WeightingError(f"data must be a pandas DataFrame; got {type(data).__name__}")
+        n = len(data)
+        if n == 0:
+            raise WeightingError("data has no rows")
+        if lonely_psu not in LONELY_PSU:
+            raise WeightingError(f"lonely_psu must be one of {', '.join(LONELY_PSU)}; got {lonely_psu!r}")
+        if strata is None:
+            stratum, labels = np.zeros(n, dtype=np.intp), pd.Index(["1"])
+        else:
+            check_columns(data, [strata], "strata")
+            stratum, labels = _codes(data, strata, "strata", sort=True)
+        psu_cols = as_columns(psu, "psu")
+        check_columns(data, psu_cols, "psu")
+        psu_codes = [_codes(data, c, "psu", sort=False)[0] for c in psu_cols] or [np.arange(n, dtype=np.intp)]
+        fpc_cols = as_columns(fpc, "fpc")
+        fpc_values = None
+        if fpc_cols:
+            check_columns(data, fpc_cols, "fpc")
+            if len(fpc_cols) != len(psu_codes):
+                raise WeightingError(
+                    f"fpc has {len(fpc_cols)} column(s) but the design has {len(psu_codes)} "
+                    "stage(s) of psu; give one fpc column per stage"
+                )
+            fpc_values = []
+            for c in fpc_cols:
+                if not pd.api.types.is_numeric_dtype(data[c].dtype):
+                    raise WeightingError(f"fpc: column {c!r} is not numeric (dtype {data[c].dtype})")
+                fpc_values.append(data[c].to_numpy(dtype=np.float64, na_value=np.nan))
+        stages = build_stages(stratum, list(labels), psu_codes, fpc_values, lonely_psu)
+        w = self._check_weights(data, weights, stages, fpc_values is not None)
+        self._data = data
+        self._weights = w
+        self._base_weights = w
+        self._stages = stages
+        self._stratum_labels = labels
+        self._lonely_psu = lonely_psu
+        self._adjustments = ()
+        self._subset = None
+        self._replicates = None
+        self._spec = {"strata": strata, "psu": psu, "fpc": fpc, "lonely_psu": lonely_psu}
+        self._df = float(self._domain_df(w != 0))
+
+    @staticmethod
+    def _check_weights(
+        data: pd.DataFrame, weights: Hashable | ArrayLike | None, stages: tuple[Stage, ...], has_fpc: bool
+    ) -> FloatArray:
+        n = len(data)
+        if weights is None:
+            w = np.ones(n)
+            if has_fpc:
+                for stage in stages:
+                    pop = stage.sampled.astype(np.float64) if stage.population is None else stage.population
+                    h = stage.cluster_stratum[stage.cluster]
+                    w = w * pop[h] / stage.sampled[h]
+        elif isinstance(weights, Hashable) and not isinstance(weights, tuple) and weights in data.columns:
+            series = data[weights]
+            if not pd.api.types.is_numeric_dtype(series.dtype):
+                raise WeightingError(f"weights: column {weights!r} is not numeric (dtype {series.dtype})")
+            w = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        elif isinstance(weights, (str, bytes)):
+            raise WeightingError(f"weights: column {weights!r} is not in the data")
+        else:
+            w = np.asarray(weights, dtype=np.float64).reshape(-1)
+            if w.size != n:
+                raise WeightingError(f"weights has {w.size} values but data has {n} rows")
+        w = np.array(w, dtype=np.float64)
+        bad = ~np.isfinite(w) | (w < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise WeightingError(
+                f"weights must be finite and >= 0; row {i} has {w[i]!r} ({int(bad.sum())} bad value(s))"
+            )
+        w.setflags(write=False)
+        return w
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def data(self) -> pd.DataFrame:
+        """The data the design was built on."""
+        return self._data
+
+    @property
+    def weights(self) -> FloatArray:
+        """Final weights (after every adjustment), aligned with the rows of :attr:`data`."""
+        return self._weights
+
+    @property
+    def base_weights(self) -> FloatArray:
+        """Sampling weights before any adjustment."""
+        return self._base_weights
+
+    @property
+    def df(self) -> float:
+        """Design degrees of freedom (R ``degf``)."""
+        return self._df
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """The sampling stages used by the linearisation variance."""
+        return self._stages
+
+    @property
+    def adjustments(self) -> tuple[Adjustment, ...]:
+        """Weighting adjustments applied so far, in order."""
+        return self._adjustments
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether an adjustment changes the variance formula (post-stratification, raking,
+        calibration): then influence values are residualised before the variance."""
+        return any(a.residualize is not None for a in self._adjustments)
+
+    @property
+    def replicates(self) -> Any:
+        """The replicate weights (a ``ReplicateWeights``) of a replicate design, else ``None``."""
+        return self._replicates
+
+    @property
+    def subset_mask(self) -> BoolArray | None:
+        """Rows of the domain this design was restricted to by :meth:`subset` (or ``None``)."""
+        return self._subset
+
+    @property
+    def lonely_psu(self) -> str:
+        """How strata with a single PSU are handled."""
+        return self._lonely_psu
+
+    @property
+    def replicate_weights(self) -> pd.DataFrame:
+        """Replicate weights as a DataFrame (``rep_1 .. rep_R``), aligned with :attr:`data`."""
+        if self._replicates is None:
+            raise WeightingError("this is not a replicate design; call replicate() first")
+        W = self._replicates.weights
+        return pd.DataFrame(W, index=self._data.index, columns=[f"rep_{r + 1}" for r in range(W.shape[1])])
+
+    def __repr__(self) -> str:
+        s1 = self._stages[0]
+        mode = f"replicate ({self._replicates.method})" if self._replicates is not None else "linearisation"
+        return (
+            f"Design(n={len(self._data)}, strata={s1.n_strata}, psu={s1.n_clusters}, "
+            f"stages={len(self._stages)}, df={self._df:g}, adjustments={[a.kind for a in self._adjustments]}, "
+            f"variance={mode})"
+        )
+
+    def _domain_df(self, rows: BoolArray) -> int:
+        s1 = self._stages[0]
+        return domain_df(s1.cluster, s1.n_clusters, s1.cluster_stratum[s1.cluster], s1.n_strata, rows)
+
+    def _evolve(self, **changes: Any) -> Design:
+        new = copy.copy(self)
+        for name, value in changes.items():
+            setattr(new, f"_{name}", value)
+        return new
+
+    # ------------------------------------------------------------------ estimates
+    def mean(
+        self, variables: ColumnSpec, *, by: ColumnSpec = None, level: float = 0.95, missing: str = "domain"
+    ) -> pd.DataFrame:
+        """Weighted means with linearisation (or replicate) standard errors.
+
+        Parameters
+        ----------
+        variables : column name or list of column names
+            Numeric analysis variables.
+        by : column name or list, optional
+            Domains (crossed when several columns); every domain uses the full design.
+        level : float, default 0.95
+            Confidence level of the t interval with the design degrees of freedom.
+        missing : {"domain", "complete", "drop"}
+            ``"domain"``: each variable's missing values are excluded as a domain (R
+            ``na.rm=TRUE`` one variable at a time); ``"complete"``: rows missing any of the
+            variables are excluded from all (R ``na.rm=TRUE`` with several variables);
+            ``"drop"``: such rows are removed from the design first (PSU counts and df may
+            change; not available after adjustments).
+
+        Returns
+        -------
+        DataFrame
+            See :mod:`weighting.tables`.
+        """
+        return tables.linear_table(self, "mean", variables, None, by=by, level=level, missing=missing)
+
+    def total(
+        self, variables: ColumnSpec, *, by: ColumnSpec = None, level: float = 0.95, missing: str = "domain"
+    ) -> pd.DataFrame:
+        """Weighted totals; arguments as :meth:`mean`."""
+        return tables.linear_table(self, "total", variables, None, by=by, level=level, missing=missing)
+
+    def ratio(
+        self,
+        numerator: ColumnSpec,
+        denominator: ColumnSpec,
+        *,
+        by: ColumnSpec = None,
+        level: float = 0.95,
+        missing: str = "domain",
+    ) -> pd.DataFrame:
+        """Ratios of weighted totals for every (numerator, denominator) pair (R ``svyratio``).
+
+        Rows missing the numerator or the denominator are excluded from that ratio; ``variable``
+        is ``"numerator/denominator"``. Other arguments as :meth:`mean`.
+        """
+        return tables.linear_table(self, "ratio", numerator, denominator, by=by, level=level, missing=missing)
+
+    def proportion(
+        self,
+        variable: ColumnSpec,
+        *,
+        by: ColumnSpec = None,
+        level: float = 0.95,
+        ci: str = "logit",
+        missing: str = "domain",
+    ) -> pd.DataFrame:
+        """Proportion of every category of a categorical variable, with a proportion interval.
+
+        ``ci``: ``"logit"`` (R ``svyciprop`` default), ``"beta"`` (Korn-Graubard), ``"wilson"``
+        (Wilson with the effective sample size) or ``"wald"`` (R ``"mean"``); see
+        :func:`weighting.intervals.proportion_interval`. Missing values are a domain. The table
+        has a ``category`` column; ``n`` is the number of rows with a known category.
+        """
+        return tables.proportion_table(self, variable, by=by, level=level, ci=ci, missing=missing)
+
+    def quantile(
+        self,
+        variable: ColumnSpec,
+        q: float | Sequence[float],
+        *,
+        by: ColumnSpec = None,
+        level: float = 0.95,
+        missing: str = "domain",
+    ) -> pd.DataFrame:
+        """Quantiles with Woodruff intervals, as R ``svyquantile`` (survey >= 4.1 defaults).
+
+        See :func:`weighting.quantiles.quantile_table`.
+        """
+        return quantiles.quantile_table(self, variable, q, by=by, level=level, missing=missing)
+
+    def covariance(
+        self, variables: ColumnSpec, *, statistic: str = "mean", by: ColumnSpec = None, missing: str = "domain"
+    ) -> pd.DataFrame:
+        """Covariance matrix of the means or totals of several variables (and domains).
+
+        Rows and columns are labelled by ``variable`` (and the ``by`` values). Use it for
+        contrasts and composite indices, e.g. the variance of a weighted sum of item means.
+        """
+        return tables.covariance_table(self, statistic, variables, by=by, missing=missing)
+
+    # ------------------------------------------------------------------ domains
+    def subset(self, mask: ArrayLike, *, df: str = "design") -> Design:
+        """Restrict estimates to a domain; every PSU and stratum stays in the variance.
+
+        Parameters
+        ----------
+        mask : array_like of bool, shape (n,)
+            Rows in the domain (a boolean Series is aligned positionally).
+        df : {"design", "domain"}
+            Degrees of freedom of the subset: ``"design"`` keeps the full design's (as
+            ``confint(..., df=degf(design))`` and Stata's ``subpop``); ``"domain"`` counts
+            only PSUs and strata with domain rows, R's ``degf(subset(design, ...))``.
+        """
+        m = np.asarray(mask)
+        if m.dtype != bool or m.shape != (len(self._data),):
+            raise WeightingError(
+                f"mask must be a boolean array with one value per row ({len(self._data)}); "
+                f"got dtype {m.dtype} and shape {m.shape}"
+            )
+        if df not in ("design", "domain"):
+            raise WeightingError(f"df must be 'design' or 'domain'; got {df!r}")
+        inside = m if self._subset is None else (m & self._subset)
+        new_df = self._df
+        if df == "domain":
+            new_df = float(self._domain_df(inside & (self._weights != 0)))
+        return self._evolve(subset=inside, df=new_df)
+
+    def drop_rows(self, keep: BoolArray) -> Design:
+        """A new design on the rows ``keep`` only (PSU counts and df recomputed)."""
+        if self._adjustments or self._replicates is not None:
+            raise WeightingError(
+                "missing='drop' needs an unadjusted, non-replicate design; use missing='domain'"
+            )
+        new = Design(self._data.loc[keep], weights=self._weights[keep], **self._spec)
+        if self._subset is not None:
+            new = new.subset(self._subset[keep])
+        return new
+
+    # ------------------------------------------------------------------ adjustments
+    def _adjusted(self, adjustment: Adjustment) -> Design:
+        w = np.array(adjustment.weights, dtype=np.float64)
+        if w.shape != self._weights.shape:
+            raise WeightingError(f"adjustment {adjustment.kind!r} returned {w.shape} weights for {self._weights.shape} rows")
+        w.setflags(write=False)
+        reps = self._replicates
+        if reps is not None:
+            reps = _with_weights(reps, adjustment.reapply(reps.weights))
+        return self._evolve(weights=w, adjustments=(*self._adjustments, adjustment), replicates=reps)
+
+    def poststratify(self, population: pd.DataFrame) -> Design:
+        """Post-stratify to population counts (post-stratum columns and ``count``)."""
+        from .poststratification import poststratify
+
+        return self._adjusted(poststratify(self._data, self._weights, population))
+
+    def rake(self, margins: Mapping[Hashable, Mapping[Any, float]], *, max_iter: int = 100, tol: float = 1e-10) -> Design:
+        """Rake to marginal counts ``{column: {level: count}}`` (iterative proportional fitting)."""
+        from .raking import rake
+
+        return self._adjusted(rake(self._data, self._weights, margins, max_iter=max_iter, tol=tol))
+
+    def calibrate(
+        self,
+        totals: Mapping[Hashable, Any],
+        *,
+        method: str = "linear",
+        bounds: tuple[float, float] | None = None,
+        max_iter: int = 100,
+        tol: float = 1e-10,
+    ) -> Design:
+        """Calibrate to auxiliary totals (linear/GREG, raking or logit distance)."""
+        from .calibration import calibrate
+
+        return self._adjusted(
+            calibrate(self._data, self._weights, totals, method=method, bounds=bounds, max_iter=max_iter, tol=tol)
+        )
+
+    def trim(self, *, lower: float | None = None, upper: float | None = None, strict: bool = False) -> Design:
+        """Trim weights to ``[lower, upper]`` and spread the excess over the other units."""
+        from .trimming import trim
+
+        return self._adjusted(trim(self._weights, lower=lower, upper=upper, strict=strict))
+
+    def adjust_nonresponse(self, disposition: Hashable, classes: ColumnSpec = None) -> Design:
+        """Weighting-class nonresponse adjustment (see ``weighting.nonresponse``)."""
+        from .nonresponse import adjust_for_nonresponse
+
+        return self._adjusted(adjust_for_nonresponse(self._data, self._weights, disposition, classes))
+
+    def replicate(
+        self,
+        method: str,
+        *,
+        replicates: int | None = None,
+        rng: int | np.random.Generator | None = None,
+        fay: float | None = None,
+    ) -> Design:
+        """Switch to replicate variance (``jk1``, ``jkn``, ``brr``, ``fay``, ``bootstrap``).
+
+        Replicate weights are built from the base weights (R ``as.svrepdesign``, keeping a
+        first-stage FPC for the jackknives), then every recorded adjustment is re-applied to
+        every replicate. Estimates then use
+        :math:`V = s \\sum_r c_r (\\hat\\theta_r - \\bar\\theta)^2` and df = rank of the
+        replicate weights minus 1 (R ``degf``).
+        """
+        from .replication import replicate_weights
+
+        s1 = self._stages[0]
+        strata = s1.cluster_stratum[s1.cluster]
+        rep = replicate_weights(
+            method, self._base_weights, strata, s1.cluster, replicates=replicates, rng=rng, fay=fay
+        )
+        rep = _with_fpc(rep, s1, strata)
+        df = float(_rank(rep.weights) - 1)
+        W = rep.weights
+        for adjustment in self._adjustments:
+            W = adjustment.reapply(W)
+        return self._evolve(replicates=_with_weights(rep, W), df=df)
+
+
+def _with_weights(rep: Any, weights: FloatArray) -> Any:
+    return dataclasses.replace(rep, weights=np.asarray(weights, dtype=np.float64))
+
+
+def _with_fpc(rep: Any, stage: Stage, strata: IntArray) -> Any:
+    """R ``jk1weights``/``jknweights``: multiply by :math:`1 - n_h/N_h` of the deleted PSU."""
+    if stage.population is None or rep.method not in ("jk1", "jkn"):
+        return rep
+    f = 1.0 - stage.fraction
+    if rep.method == "jk1":
+        return dataclasses.replace(rep, scale=float(rep.scale * f[0]))
+    deleted = np.argmax(rep.factors == 0, axis=0)
+    return dataclasses.replace(rep, rscales=rep.rscales * f[strata[deleted]])
+
+
+def _rank(W: FloatArray) -> int:
+    """Rank of the replicate weights (R: ``qr(weights, tol=1e-5)$rank``)."""
+    gram = W.T @ W
+    eig = np.linalg.eigvalsh(gram)
+    return int(np.sum(eig > eig.max() * 1e-10)) if eig.size else 0
