@@ -27,6 +27,7 @@ class SurveyProjectSchema(Schema):
     approval_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
     valid_until = fields.Date(required=True)
     target_population = fields.String(load_default="", validate=validate.Length(max=300))
+    indicators = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list)
     fieldwork_start = fields.Date(load_default=None, allow_none=True)
     fieldwork_end = fields.Date(load_default=None, allow_none=True)
     status = fields.Enum(SurveyStatus, by_value=True, load_default=SurveyStatus.DRAFT)
