@@ -6,6 +6,7 @@ and never at import time, so tests and several processes can use different setti
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from collections.abc import Mapping
@@ -64,6 +65,22 @@ def _secret_key(env: Mapping[str, str], instance_path: str, production: bool) ->
     return path.read_text().strip()
 
 
+def _encryption_key(env: Mapping[str, str], instance_path: str, production: bool) -> str:
+    """AES-256 key (urlsafe base64 of 32 bytes) for personal data at rest."""
+    key = env.get("STRATA_ENCRYPTION_KEY")
+    if key:
+        return key
+    if production:
+        raise ConfigError("STRATA_ENCRYPTION_KEY must be set when STRATA_ENV=production")
+    # Development: one key per instance folder, like SECRET_KEY. Losing it loses the data.
+    path = Path(instance_path) / "encryption_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def load_config(
     instance_path: str,
     overrides: Mapping[str, Any] | None = None,
@@ -99,10 +116,12 @@ def load_config(
         "LOGIN_MAX_ATTEMPTS": _int(env, "STRATA_LOGIN_MAX_ATTEMPTS", 5),
         "LOGIN_WINDOW_SECONDS": _int(env, "STRATA_LOGIN_WINDOW_SECONDS", 900),
         "SMTP_URL": env.get("STRATA_SMTP_URL", ""),
-        "ENCRYPTION_KEY": env.get("STRATA_ENCRYPTION_KEY", ""),
+        "GRADUATE_MIN_CELL_COUNT": _int(env, "STRATA_GRADUATE_MIN_CELL_COUNT", 5),
     }
     if "SECRET_KEY" not in overrides:
         settings["SECRET_KEY"] = _secret_key(env, instance_path, production)
+    if "ENCRYPTION_KEY" not in overrides:
+        settings["ENCRYPTION_KEY"] = _encryption_key(env, instance_path, production)
     settings.update(overrides)
     if "DATABASE_URL" in overrides:
         settings["DATABASE_URL"] = normalise_database_url(str(overrides["DATABASE_URL"]))
