@@ -192,11 +192,13 @@ def format_table(table: pd.DataFrame) -> str:
         f"{'mean CI width':>15}{'mean bias':>11}{'true value':>12}  result"
     )
     lines = [header, "-" * len(header)]
-    for row in table.itertuples(index=False):
+    for row in table.to_dict("records"):
+        coverage, mc_se = float(row["coverage"]), float(row["mc_se"])
         lines.append(
-            f"{row.statistic:<22}{row.replicates:>11d}{100 * row.coverage:>9.2f}%"
-            f"{100 * row.mc_se:>7.2f}%{row.mean_ci_width:>15.4f}{row.mean_bias:>11.4f}"
-            f"{row.true_value:>12.4f}  {'ok' if row.in_band else 'OUT OF BAND'}"
+            f"{row['statistic']!s:<22}{int(row['replicates']):>11d}{100 * coverage:>9.2f}%"
+            f"{100 * mc_se:>7.2f}%{float(row['mean_ci_width']):>15.4f}"
+            f"{float(row['mean_bias']):>11.4f}{float(row['true_value']):>12.4f}  "
+            f"{'ok' if row['in_band'] else 'OUT OF BAND'}"
         )
     return "\n".join(lines)
 

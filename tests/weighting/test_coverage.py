@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pandas as pd
 import pytest
 
 REPLICATES = 300
@@ -45,7 +46,7 @@ def _load_simulation() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def coverage_table():
+def coverage_table() -> pd.DataFrame:
     return _load_simulation().run_simulation(REPLICATES, SEED)
 
 
@@ -54,7 +55,7 @@ def test_tolerance_is_what_the_docstring_says() -> None:
 
 
 @pytest.mark.parametrize("statistic", ["mean", "poststratified mean", "proportion (logit)"])
-def test_95_percent_intervals_cover(coverage_table, statistic: str) -> None:
+def test_95_percent_intervals_cover(coverage_table: pd.DataFrame, statistic: str) -> None:
     row = coverage_table.set_index("statistic").loc[statistic]
     assert row["replicates"] == REPLICATES
     assert abs(row["coverage"] - NOMINAL) <= TOLERANCE, (
