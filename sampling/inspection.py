@@ -19,7 +19,7 @@ import pandas as pd
 from sampling import selection
 from sampling.errors import SamplingError, shown
 from sampling.frame import require_column, require_frame, stratum_codes
-from sampling.manifest import Manifest, frame_hash, resolve_rng
+from sampling.manifest import ALGORITHM_VERSION, Manifest, frame_hash, resolve_rng
 
 _SLACK = 1e-9
 
@@ -328,7 +328,27 @@ def replay_inspection(
     SamplingError
         When a register's hash differs from the manifest (the register changed since the draw) or
         the manifest is not an inspection manifest.
+
+    Notes
+    -----
+    Registers are compared by :func:`sampling.frame_hash` (SHA-256 of a canonical serialisation);
+    the draw is then repeated from the recorded seed or generator state with the recorded
+    parameters, which reproduces it exactly under the same :data:`ALGORITHM_VERSION`.
+
+    Examples
+    --------
+    >>> shops = pd.DataFrame({"shop": range(20)})
+    >>> staff = pd.DataFrame({"inspector": ["a", "b", "c"]})
+    >>> first = draw_inspection(shops, staff, unit_id="shop", inspector_id="inspector", rng=4)
+    >>> again = replay_inspection(first.manifest, shops, staff)
+    >>> again.assignments.equals(first.assignments)
+    True
     """
+    if manifest.algorithm != ALGORITHM_VERSION:
+        raise SamplingError(
+            f"manifest.algorithm={manifest.algorithm!r} differs from this library's "
+            f"{ALGORITHM_VERSION!r}; replay with the library version that made the draw"
+        )
     if manifest.method != "inspection":
         raise SamplingError(f"manifest.method must be 'inspection', got {manifest.method!r}")
     given = {"units": units, "inspectors": inspectors}

@@ -186,6 +186,11 @@ def draw_two_stage_sample(
         ``units`` as returned by :func:`draw_two_stage`; ``allocation`` is the first-stage (PSU)
         allocation table; the manifest hashes the unit frame and the derived PSU table.
 
+    Notes
+    -----
+    ``pi_k = pi_I pi_k|I`` and ``w_k = 1 / pi_k`` (Särndal, Swensson & Wretman 1992, §4.3); the
+    stage-1 draw uses the generator first, stage 2 continues the same stream.
+
     Examples
     --------
     >>> frame = pd.DataFrame({"school": [1, 1, 2, 2, 3, 3], "pupil": range(6)})

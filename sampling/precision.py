@@ -164,8 +164,10 @@ def sample_size_table(
 
     Notes
     -----
-    The formula of :func:`sample_size` applied to every stratum in one vectorised pass, e.g. for
-    domain estimates by county or institution (each stratum a reporting domain).
+    The formula of :func:`sample_size` applied to every stratum in one vectorised pass:
+    ``n0_h = z^2 p_h (1 - p_h) / e_h^2 * deff_h``, ``n_h = ceil(n0_h / (1 + (n0_h - 1) / N_h))``,
+    ``n_issued_h = min(ceil(n_h / r_h), N_h)`` (Cochran 1977 eq. 4.1-4.2), e.g. for domain
+    estimates by county or institution (each stratum a reporting domain).
 
     Examples
     --------

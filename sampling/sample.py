@@ -158,18 +158,46 @@ def draw(
 ) -> pd.DataFrame:
     """Draw a (stratified) probability sample: the selected rows with their design columns.
 
-    Same parameters and selection as :func:`draw_sample` (the same seed gives the same rows), without
-    building the manifest (no frame hash is computed).
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per population unit.
+    n : int or mapping
+        Total sample size (allocated over ``strata`` with ``allocation``) or stratum -> ``n_h``.
+        For ``poisson`` and ``bernoulli`` the expected sample size.
+    strata : str, optional
+        Stratum column; missing values are rejected.
+    method : {"srswor", "systematic", "pps_systematic", "poisson", "bernoulli"}
+        Selection method within strata (:mod:`sampling.selection`); ``systematic`` and
+        ``pps_systematic`` follow frame order.
+    size : str, optional
+        Size-measure column (finite, >= 0) for ``pps_systematic`` and ``poisson``.
+    allocation : str
+        Allocation method of :func:`sampling.allocate` when ``n`` is a total (on the ``N_h``).
+    sd, cost, power, min_n, max_n
+        Passed to :func:`sampling.allocate`.
+    rng : None, int or numpy.random.Generator
+        Passed through :func:`numpy.random.default_rng`; the same seed and frame give the same
+        rows on every machine.
 
     Returns
     -------
     pandas.DataFrame
-        Selected rows in frame order with ``inclusion_probability``, ``design_weight`` (``1/pi``)
-        and ``stratum_population`` (``N_h``) added.
+        Selected rows in frame order (frame index kept) with ``inclusion_probability``,
+        ``design_weight`` (``1/pi``) and ``stratum_population`` (``N_h``) added. The same rows as
+        ``draw_sample(...).units``; use :func:`draw_sample` for the allocation table and manifest.
+
+    Raises
+    ------
+    SamplingError
+        Missing columns, negative or missing sizes, missing strata, ``n_h > N_h``, infeasible
+        allocations; the message names the argument and the bad value.
 
     Notes
     -----
-    See :func:`draw_sample` and :mod:`sampling.selection` for the formulas and their sources.
+    ``pi_i = n_h / N_h`` for ``srswor``, ``systematic`` and ``bernoulli``; for ``pps_systematic`` and
+    ``poisson`` ``pi_i = n_h x_i / sum_h x`` with iterated certainty units (Tillé 2006,
+    *Sampling Algorithms*, §2.10). ``design_weight = 1 / pi_i`` (Horvitz & Thompson 1952, JASA 47).
 
     Examples
     --------
