@@ -12,7 +12,12 @@ from sampling.probability import stratum_pps_probabilities
 
 
 def _stratum_order(codes: np.ndarray, H: int) -> np.ndarray:
-    """Stable permutation that groups units by stratum code, frame order kept within a stratum."""
+    """Stable permutation that groups units by stratum code, frame order kept within a stratum.
+
+    Frames already sorted by stratum (common for register extracts) skip the sort.
+    """
+    if len(codes) == 0 or bool(np.all(codes[1:] >= codes[:-1])):
+        return np.arange(len(codes))
     small = codes.astype(np.int16) if np.iinfo(np.int16).max >= H else codes
     return np.argsort(small, kind="stable")  # radix sort for 16-bit codes: O(N)
 
