@@ -773,10 +773,10 @@ for (rho in c(0, 0.3)) {
            rep_results(rd, synth_brr, "dom", c("x", "y")),
            steps = list(list(kind = "replicate", type = typ, fay_rho = rho)),
            replicate = rep_info(rd, hadamard = H),
-           description = sprintf("%s with 8 strata x 2 PSUs: hadamard(8) is 12x12; replicate r uses column r; the stratum with the k-th smallest label uses row k+1; value 0 selects (in each stratum) the PSU appearing first in the data for multiplier 2-rho, the other gets rho", typ),
+           description = sprintf("%s with 8 strata x 2 PSUs. R's brrweights: H = hadamard(8) (12 x 12, 0/1, first row all 1); replicate r uses column r; the stratum with the k-th smallest label (sorted as strings) uses row k+1; where H[k+1, r] = 1 the PSU of that stratum appearing first in the data gets multiplier 2-rho and the other rho, where it is 0 the other way round. Replicate weight = w * multiplier.", typ),
            extra = list(degf = degf(rd), fay_rho = rho,
-                        psu_first_half = arr(as.integer(bw$psu[bw$weights[, 1] == 1])),
-                        psu_order = arr(as.integer(bw$psu)), psu_wstrata = arr(as.integer(bw$wstrata))))
+                        psu_order = arr(as.integer(bw$psu)), psu_hadamard_row_minus_1 = arr(as.integer(bw$wstrata)),
+                        psu_first_in_stratum = arr(as.integer(bw$psu[bw$weights[, 1] == 0]))))
 }
 
 # Replicate design followed by post-stratification and calibration (re-applied per replicate)
