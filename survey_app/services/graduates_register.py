@@ -74,19 +74,23 @@ class ImportResult:
     file_sha256: str
 
 
-def read_table(data: bytes, filename: str) -> pd.DataFrame:
-    """Read an uploaded CSV (UTF-8 or GB18030) or XLSX file as text columns."""
+def read_csv_or_xlsx(data: bytes, filename: str) -> pd.DataFrame:
+    """An uploaded CSV (UTF-8 or GB18030) or XLSX file as text columns; row 2 of the file is index 0."""
     try:
         if filename.lower().endswith((".xlsx", ".xlsm")):
-            frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False, engine="openpyxl")
-        else:
-            try:
-                text = data.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                text = data.decode("gb18030")
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            return pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False, engine="openpyxl")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("gb18030")
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (ValueError, UnicodeDecodeError, KeyError) as exc:
         raise ValidationFailed(_("The file could not be read as CSV or XLSX."), {"file": [str(exc)]}) from exc
+
+
+def read_table(data: bytes, filename: str) -> pd.DataFrame:
+    """Read a register file and map its (English or Chinese) headers to :data:`COLUMNS`."""
+    frame = read_csv_or_xlsx(data, filename)
     rename: dict[str, str] = {}
     for column in frame.columns:
         key = str(column).strip()
