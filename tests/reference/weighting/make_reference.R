@@ -546,7 +546,7 @@ for (nm in c("apistrat", "apiclus1")) {
            description = "quantiles with the package defaults",
            extra = list(qrule = "math", interval_type = "mean", alpha = 0.05, df = degf(des),
                         rules = list(
-                          qrule_math = "drop zero weights; sort x; cumulative weight share F(x) = cumsum(w)/sum(w); quantile = smallest x with F(x) >= p (R: qs(x,w,p): if the weight strictly below the p point is 0 use qlow else qup)",
+                          qrule_math = "drop zero weights; order x (R order(), ties by row order); C = cumsum(w in that order); pos = last i with C_i <= p * sum(w); quantile = x[pos] if p - C_pos / sum(w) == 0 exactly (floating point), else x[pos + 1] (x[pos] when pos is the last). That is the smallest x with F(x) >= p.",
                           interval = "Woodruff: m = svymean(I(x <= qhat)); [pl, pu] = m +- qt(0.975, degf) * SE(m); CI = [qrule(x, w, pl), qrule(x, w, pu)] (NaN if outside [0,1])",
                           se = "(ci_high - ci_low) / (2 * qt(0.975, degf))")))
 }
