@@ -30,9 +30,10 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from .stages import Stage
 from .variance import (
-    cell_sums,
     cell_variance,
+    compress,
     group_matrix,
     linearization_variance,
     replicate_variance,
@@ -88,36 +89,40 @@ def linear_estimates(
     n_dom : int
         Number of domains.
     """
-    w = design.weights
-    k = y.shape[1]
+    w_all = design.weights
+    n, k = y.shape
     rows = np.flatnonzero(dom >= 0)
-    d = dom[rows]
-    pres = None if present is None else present[rows]
-    yr = np.where(pres, y[rows], 0.0) if pres is not None else y[rows]
+    full = rows.size == n
+    d = dom if full else dom[rows]
+    w = w_all if full else w_all[rows]
+    pres = None if present is None else (present if full else present[rows])
+    # Columns summed in cells: y, (x, for ratios), and the squares and cross-products for deff.
+    width = 5 * k if kind == "ratio" else 2 * k
+    M = np.empty((d.size, width))
+    _fill(M[:, :k], y if full else y[rows], pres)
     if kind == "ratio":
-        xr = np.where(pres, x[rows], 0.0) if pres is not None else x[rows]  # type: ignore[index]
+        assert x is not None
+        _fill(M[:, k : 2 * k], x if full else x[rows], pres)
+        np.multiply(M[:, :k], M[:, :k], out=M[:, 2 * k : 3 * k])
+        np.multiply(M[:, k : 2 * k], M[:, k : 2 * k], out=M[:, 3 * k : 4 * k])
+        np.multiply(M[:, :k], M[:, k : 2 * k], out=M[:, 4 * k :])
     else:
-        xr = pres.astype(np.float64) if pres is not None else np.ones((rows.size, 1))
+        np.multiply(M[:, :k], M[:, :k], out=M[:, k:])
     stage = design.stages[0]
-    columns = [yr, xr, yr * yr]
-    if kind == "ratio":
-        columns += [xr * xr, xr * yr]
-    sums, cell_cluster, cell_dom, A = cell_sums(
-        stage.cluster[rows], stage.n_clusters, d, n_dom, w[rows], np.hstack(columns)
-    )
+    codes, cell_cluster, cell_dom, n_cells = _cells(stage, d, n_dom, rows, full)
+    sums = np.asarray(group_matrix(codes, n_cells, w) @ M)
+    del M
     to_dom = group_matrix(cell_dom, n_dom)
     totals = np.asarray(to_dom @ sums)
-    widths = [c.shape[1] for c in columns]
-    parts = np.split(totals, np.cumsum(widths)[:-1], axis=1)
-    t_y, t_x, t_yy = parts[0], np.broadcast_to(parts[1], (n_dom, k)), parts[2]
-    nonzero = (w[rows] != 0).astype(np.float64)
-    counts = group_matrix(d, n_dom, nonzero) @ (
-        pres.astype(np.float64) if pres is not None else np.ones((rows.size, 1))
-    )
-    n_obs = np.broadcast_to(np.asarray(counts), (n_dom, k)).astype(np.int64)
-    weight_sum = t_x if kind != "ratio" else np.asarray(
-        group_matrix(d, n_dom, w[rows]) @ (pres.astype(np.float64) if pres is not None else np.ones((rows.size, 1)))
-    ) * np.ones((1, k))
+    present_w = _present_sums(codes, n_cells, w, pres, k)
+    psum = np.broadcast_to(_present_sums(d, n_dom, w, pres, k), (n_dom, k))
+    nonzero = (w != 0).astype(np.float64)
+    n_obs = np.broadcast_to(
+        np.rint(_present_sums(d, n_dom, nonzero, pres, k)), (n_dom, k)
+    ).astype(np.int64)
+    t_y = totals[:, :k]
+    den_cells = sums[:, k : 2 * k] if kind == "ratio" else present_w
+    t_x = totals[:, k : 2 * k] if kind == "ratio" else psum
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "total":
             estimate, centre, scale = t_y, np.zeros((n_dom, k)), np.ones((n_dom, k))
@@ -131,26 +136,83 @@ def linear_estimates(
     elif design.calibrated:
         variance = _dense(design, y, x, present, dom, n_dom, centre, scale)
     else:
-        zc = (sums[:, :k] - centre[cell_dom] * sums[:, k : k + xr.shape[1]]) / scale[cell_dom]
-        cell_pres = None
-        if any(s.dropped.any() for s in design.stages):
-            cell_pres = np.asarray(A.astype(bool).astype(np.float64) @ (
-                pres.astype(np.float64) if pres is not None else np.ones((rows.size, k))
-            )) > 0
-        variance = cell_variance(stage, zc, cell_cluster, cell_dom, n_dom, present=cell_pres)
-        for later in design.stages[1:]:
-            sub, cc, cd, A2 = cell_sums(
-                later.cluster[rows], later.n_clusters, d, n_dom, w[rows], np.hstack([yr, xr])
-            )
-            z2 = (sub[:, :k] - centre[cd] * sub[:, k:]) / scale[cd]
-            p2 = None
-            if later.dropped.any():
-                p2 = np.asarray(A2.astype(bool).astype(np.float64) @ (
-                    pres.astype(np.float64) if pres is not None else np.ones((rows.size, k))
-                )) > 0
-            variance = variance + cell_variance(later, z2, cc, cd, n_dom, present=p2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zc = (sums[:, :k] - centre[cell_dom] * den_cells) / scale[cell_dom]
+        variance = cell_variance(
+            stage, zc, cell_cluster, cell_dom, n_dom,
+            present=_cell_presence(stage, codes, n_cells, pres, k),
+        )
+        if len(design.stages) > 1:
+            y0 = np.empty((d.size, k))
+            _fill(y0, y if full else y[rows], pres)
+            x0 = None
+            if kind == "ratio":
+                x0 = np.empty((d.size, k))
+                _fill(x0, x if full else x[rows], pres)  # type: ignore[index, arg-type]
+            for later in design.stages[1:]:
+                c2, cc, cd, m2 = _cells(later, d, n_dom, rows, full)
+                g2 = group_matrix(c2, m2, w)
+                den2 = np.asarray(g2 @ x0) if x0 is not None else _present_sums(c2, m2, w, pres, k)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    z2 = (np.asarray(g2 @ y0) - centre[cd] * den2) / scale[cd]
+                variance = variance + cell_variance(
+                    later, z2, cc, cd, n_dom, present=_cell_presence(later, c2, m2, pres, k)
+                )
+    parts = [t_y, t_x, totals[:, k:2 * k] if kind != "ratio" else totals[:, 2 * k : 3 * k]]
+    if kind == "ratio":
+        parts += [totals[:, 3 * k : 4 * k], totals[:, 4 * k :]]
+    weight_sum = psum if kind != "ratio" else _present_sums(d, n_dom, w, pres, k) * np.ones((1, k))
+    t_yy = parts[2]
     deff = _deff(kind, variance, estimate, t_y, t_yy, parts, weight_sum, n_obs)
     return LinearEstimates(estimate, variance, n_obs, deff, np.asarray(weight_sum))
+
+
+def _fill(out: FloatArray, values: FloatArray, present: BoolArray | None) -> None:
+    """``out[:] = values`` with 0 where not ``present``."""
+    if present is None:
+        np.copyto(out, values)
+    else:
+        np.copyto(out, 0.0)
+        np.copyto(out, values, where=present)
+
+
+def _cells(stage: Stage, d: IntArray, n_dom: int, rows: IntArray, full: bool) -> tuple[IntArray, IntArray, IntArray, int]:
+    """(cluster, domain) cell of every row in a domain, and each cell's cluster and domain."""
+    cluster = stage.cluster if full else stage.cluster[rows]
+    keys = cluster.astype(np.int64) * n_dom + d
+    codes, uniq = compress(keys, stage.n_clusters * n_dom)
+    return codes, (uniq // n_dom).astype(np.intp), (uniq % n_dom).astype(np.intp), int(uniq.size)
+
+
+def _present_sums(
+    codes: IntArray, n_groups: int, w: FloatArray, present: BoolArray | None, k: int
+) -> FloatArray:
+    """Sums of ``w`` over present rows per group and column, ``(n_groups, k)`` (or
+    ``(n_groups, 1)`` when everything is present).
+
+    Missing values are usually few: their weights are subtracted from the group totals. A
+    group whose rows are all missing gets exactly 0 (its count of present rows is 0).
+    """
+    total = np.asarray(np.bincount(codes, weights=w, minlength=n_groups), dtype=np.float64)[:, None]
+    if present is None:
+        return total
+    r, c = np.nonzero(~present)
+    if r.size > present.size // 4:
+        return np.asarray(group_matrix(codes, n_groups, w) @ present.astype(np.float64))
+    key = codes[r] * k + c
+    out = total - np.asarray(np.bincount(key, weights=w[r], minlength=n_groups * k), dtype=np.float64).reshape(n_groups, k)
+    if n_groups * k <= 1_000_000:
+        missing = np.bincount(key, minlength=n_groups * k).reshape(n_groups, k)
+        out[missing == np.bincount(codes, minlength=n_groups)[:, None]] = 0.0
+    return out
+
+
+def _cell_presence(stage: Stage, codes: IntArray, n_cells: int, present: BoolArray | None, k: int) -> BoolArray | None:
+    """Whether each cell has rows R keeps for each column (only needed for ``average``)."""
+    if not stage.dropped.any():
+        return None
+    ones = np.ones(codes.size)
+    return np.asarray(_present_sums(codes, n_cells, ones, present, k) > 0) * np.ones((1, k), dtype=bool)
 
 
 def _deff(
