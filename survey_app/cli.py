@@ -107,6 +107,10 @@ def demo_load() -> None:
     click.echo("Log in at http://127.0.0.1:5000/login with one of these demo accounts:")
     for role, email, password, _name in demo.DEMO_USERS:
         click.echo(f"  {role.value:<13} {email:<30} password: {password}")
+    from survey_app.services.demo_questionnaires import respondent_links
+
+    for what, path in respondent_links(session):
+        click.echo(f"Respondent link, {what}: http://127.0.0.1:5000{path}")
 
 
 def init_app(app: Flask) -> None:

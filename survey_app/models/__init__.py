@@ -4,7 +4,6 @@ from survey_app.models.api_tokens import ApiToken, ApiTokenSurvey
 from survey_app.models.audit import AuditEvent
 from survey_app.models.base import Base
 from survey_app.models.frames import FrameStatus, FrameUnit, SampleDraw, SampleUnit, SamplingFrame
-from survey_app.models.grants import ProjectGrant
 from survey_app.models.graduates import (
     CallbackOutcome,
     DegreeLevel,
@@ -17,7 +16,15 @@ from survey_app.models.graduates import (
     Sex,
     SurveyDisposition,
 )
+from survey_app.models.grants import ProjectGrant
 from survey_app.models.invitations import Invitation, InvitationKind, InvitationStatus
+from survey_app.models.questionnaires import (
+    Questionnaire,
+    QuestionnaireFrozen,
+    QuestionnaireVersion,
+    VersionStatus,
+)
+from survey_app.models.responses import PageSubmission, Response, ResponseStatus
 from survey_app.models.review import ReviewerAssignment, ReviewLevel
 from survey_app.models.surveys import SurveyProject, SurveyStatus
 from survey_app.models.users import Role, User
@@ -42,6 +49,12 @@ __all__ = [
     "Invitation",
     "InvitationKind",
     "InvitationStatus",
+    "PageSubmission",
+    "Questionnaire",
+    "QuestionnaireFrozen",
+    "QuestionnaireVersion",
+    "Response",
+    "ResponseStatus",
     "ProjectGrant",
     "ReviewLevel",
     "ReviewerAssignment",
@@ -52,4 +65,5 @@ __all__ = [
     "SurveyProject",
     "SurveyStatus",
     "User",
+    "VersionStatus",
 ]

@@ -6,9 +6,11 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from survey_app.views import admin, api, auth, main
+    from survey_app.views import admin, admin_questionnaires, api, auth, main, respond
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(admin_questionnaires.bp)
+    app.register_blueprint(respond.bp)
     api.init_app(app)

@@ -1,0 +1,120 @@
+"""Respondents' pages: ``/r/<token>`` shows the current page, a POST saves it and moves on."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import date
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.exc import IntegrityError
+
+from survey_app import db
+from survey_app.questionnaire.presentation import page_view, progress
+from survey_app.services import responses
+from survey_app.services.responses import AlreadySubmitted, SurveyClosed, Visit
+
+bp = Blueprint("respond", __name__, url_prefix="/r")
+COOKIE = "strata_resume"
+
+
+def _language() -> str:
+    locale = get_locale()
+    return "zh_CN" if locale is not None and locale.language == "zh" else "en"
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="strata-resume")
+
+
+def _cookie_response_id() -> int | None:
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _signer().loads(raw)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def _int_arg(raw: str | None) -> int | None:
+    return int(raw) if raw is not None and raw.isdigit() and len(raw) < 6 else None
+
+
+def _render(visit: Visit, page: int, *, errors: dict[str, str] | None = None,
+            raw: dict[str, list[str]] | None = None, status: int = 200) -> ResponseReturnValue:
+    answers = visit.response.answers if visit.response is not None else {}
+    missing = visit.response.missing if visit.response is not None else {}
+    language = _language()
+    view = page_view(visit.form, page, answers, missing, language, errors, raw)
+    position, total = progress(visit.form, page, answers)
+    previous = visit.form.previous_page(page, answers) if visit.response is not None else None
+    return render_template(
+        "respond/page.html", visit=visit, project=visit.project, page=view, position=position, total=total,
+        title=visit.form.text(visit.form.definition["settings"]["title"], language) or visit.project.title,
+        previous=previous, submission_key=secrets.token_urlsafe(24), shown_at=f"{time.time():.3f}",
+    ), status
+
+
+def _closed(visit: Visit) -> ResponseReturnValue:
+    return render_template("respond/closed.html", project=visit.project, state=visit.state), 403
+
+
+@bp.get("/<token>")
+def start(token: str) -> ResponseReturnValue:
+    visit = responses.visit(db.session(), token, _cookie_response_id(), today=date.today(),
+                            requested_page=_int_arg(request.args.get("page")))
+    if visit.state == "complete":
+        return render_template("respond/done.html", project=visit.project, already=True)
+    if visit.state != "form":
+        return _closed(visit)
+    return _render(visit, visit.page)
+
+
+@bp.post("/<token>")
+def submit(token: str) -> ResponseReturnValue:
+    session = db.session()
+    key = request.form.get("submission_key", "")
+    try:
+        shown_at = float(request.form.get("shown_at", ""))
+    except ValueError:
+        shown_at = None
+    try:
+        outcome = responses.submit_page(
+            session, token, _cookie_response_id(), request.form.to_dict(flat=False), key=key,
+            page=_int_arg(request.form.get("page")) or 0, language=_language(),
+            user_agent=request.headers.get("User-Agent", ""), client_ip=request.remote_addr or "",
+            secret=current_app.config["SECRET_KEY"], shown_at=shown_at, today=date.today())
+        if outcome.kind != "errors":
+            session.commit()
+    except (SurveyClosed, AlreadySubmitted) as exc:
+        session.rollback()
+        visit = responses.visit(session, token, _cookie_response_id(), today=date.today())
+        template = "respond/done.html" if isinstance(exc, AlreadySubmitted) else "respond/closed.html"
+        return render_template(template, project=visit.project, state=visit.state, already=True), exc.status
+    except IntegrityError:
+        session.rollback()  # a concurrent retry of the same page won the race
+        outcome = responses.replay(session, key) or responses.PageOutcome("next", None)
+    if outcome.kind == "errors" and outcome.visit is not None:
+        raw = responses.raw_inputs(request.form.to_dict(flat=False)) if outcome.page == outcome.visit.page else None
+        page = _render(outcome.visit, outcome.page, errors=outcome.errors, raw=raw, status=422)
+        session.rollback()  # a page with problems writes nothing
+        return page
+    target = url_for("respond.done", token=token) if outcome.kind == "done" else url_for("respond.start", token=token)
+    reply = redirect(target, code=303)
+    if outcome.response is not None:
+        reply.set_cookie(COOKIE, _signer().dumps(outcome.response.id), max_age=180 * 86400, path=f"/r/{token}",
+                         httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return reply
+
+
+@bp.get("/<token>/done")
+def done(token: str) -> ResponseReturnValue:
+    visit = responses.visit(db.session(), token, _cookie_response_id(), today=date.today())
+    if visit.state != "complete":
+        return redirect(url_for("respond.start", token=token))
+    return render_template("respond/done.html", project=visit.project, already=False)
