@@ -52,6 +52,22 @@ def staging_dir(directory: str) -> Path:
     return path
 
 
+def _decoded(sample: bytes, encoding: str) -> str | None:
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return None
+
+
+def _cjk_share(text: str) -> float:
+    """Share of CJK characters (ideographs, CJK punctuation, full-width forms) among non-ASCII ones."""
+    wide = [c for c in text if ord(c) > 127]
+    if not wide:
+        return 0.0
+    cjk = sum(1 for c in wide if 0x3000 <= ord(c) <= 0x9FFF or 0xF900 <= ord(c) <= 0xFFEF or 0x20000 <= ord(c) <= 0x3FFFF)
+    return cjk / len(wide)
+
+
 def detect_encoding(sample: bytes) -> str:
     """The text encoding of ``sample`` (UTF-8 with or without BOM, GB18030/GBK, ...).
 
@@ -61,11 +77,14 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    utf8 = _decoded(sample, "utf-8")
+    if utf8 is not None:
+        # Short GBK texts can be valid UTF-8 by accident (学院 -> U+0467 U+053A): prefer GB18030
+        # when it reads as Chinese and UTF-8 reads as other scripts.
+        gb = _decoded(sample, "gb18030")
+        if gb is not None and _cjk_share(utf8) < 0.5 and _cjk_share(gb) > 0.8:
+            return "gb18030"
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
     best = from_bytes(sample).best()
     if best is None:
         raise ValidationFailed(
@@ -155,16 +174,17 @@ def _cell(value: object) -> str:
 def _xlsx_rows(path: Path) -> Iterator[list[str]]:
     from openpyxl import load_workbook
 
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several types for corrupt files
-        raise ValidationFailed("The Excel workbook could not be read.", {"file": [str(exc)]}) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
-            yield [_cell(v) for v in row]
-    finally:
-        workbook.close()
+    with path.open("rb") as handle:  # a file object: openpyxl would refuse the staging suffix
+        try:
+            workbook = load_workbook(handle, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises several types for corrupt files
+            raise ValidationFailed("The Excel workbook could not be read.", {"file": [str(exc)]}) from exc
+        try:
+            sheet = workbook.worksheets[0]
+            for row in sheet.iter_rows(values_only=True):
+                yield [_cell(v) for v in row]
+        finally:
+            workbook.close()
 
 
 def iter_chunks(staged: StagedFile, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:

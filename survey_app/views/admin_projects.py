@@ -122,6 +122,7 @@ def edit(project_id: int) -> ResponseReturnValue:
 def add_grant(project_id: int) -> ResponseReturnValue:
     session = db.session()
     project = surveys.get_project(session, project_id)
+    permissions.require_manage_project(session, actor(), project)
     try:
         user_id = int(request.form.get("user_id", ""))
     except ValueError:

@@ -66,6 +66,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "SECRET_KEY": "test-secret-key",
         "WTF_CSRF_ENABLED": False,
         "BABEL_DEFAULT_LOCALE": "en",
+        "FRAME_UPLOAD_DIR": str(tmp_path / "frame_uploads"),
     }
 
 

@@ -1,0 +1,102 @@
+"""Shared arrangements for the admin tests: users of every role, a project, a frame, a draw."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from survey_app import db
+from survey_app.models import (
+    ReviewerAssignment,
+    ReviewLevel,
+    Role,
+    SampleDraw,
+    SamplingFrame,
+    SurveyProject,
+    User,
+)
+from survey_app.services import frame_files, frames, project_admin, samples, users
+
+from .conftest import PASSWORD, login
+
+ROLES = ("anonymous", "admin", "owner", "granted", "other_designer", "reviewer", "statistician")
+
+
+def frame_csv(rows: int = 300, strata: int = 3, encoding: str = "utf-8", extra: str = "") -> bytes:
+    lines = ["unit_id,school,size,phone"] + [f"g{i:05d},school-{i % strata},{i % 7 + 1},1380000{i:04d}" for i in range(rows)]
+    return ("\n".join(lines) + "\n" + extra).encode(encoding)
+
+
+def project_data(code: str = "grad-2026", **changes: Any) -> dict[str, Any]:
+    today = date.today()
+    data = {
+        "code": code,
+        "title": "毕业生调查",
+        "title_en": "Graduate survey",
+        "form_number": "教就调表1号",
+        "issuing_authority": "示范省教育厅",
+        "approval_number": "示统制〔2026〕12号",
+        "valid_until": (today + timedelta(days=300)).isoformat(),
+        "target_population": "2026届毕业生",
+        "status": "active",
+        "indicators": ["placement rate"],
+    }
+    data.update(changes)
+    return data
+
+
+def make_frame(app: Flask, session: Session, project: SurveyProject, actor: User, content: bytes | None = None, **mapping: Any) -> SamplingFrame:
+    """Stage, validate and import a frame synchronously (the background path is tested separately)."""
+    staged = frame_files.stage_upload(app.config["FRAME_UPLOAD_DIR"], "frame.csv", io.BytesIO(content or frame_csv()), project_id=project.id, user_id=actor.id)
+    columns = {"unit_id": "unit_id", "stratum": "school", "size": "size", "contact": ["phone"], **mapping}
+    frame, _ = frames.start_import(session, project, staged, frames.parse_mapping(frame_files.header(staged), columns), name="Graduates", actor=actor)
+    session.commit()
+    frames.run_import(db.session_factory(app), frame.id, staged)
+    session.refresh(frame)
+    return frame
+
+
+def make_draw(session: Session, project: SurveyProject, frame: SamplingFrame, actor: User, n: int = 30, seed: int = 7) -> SampleDraw:
+    design = samples.parse_design({"sample_size": str(n), "seed": str(seed), "confirm_new": "true"})
+    record = samples.draw(session, project, frame, design, actor=actor)
+    session.commit()
+    return record
+
+
+@dataclass
+class World:
+    users: dict[str, User]
+    project: SurveyProject
+    frame: SamplingFrame
+    draw: SampleDraw
+
+    def client_for(self, app: Flask, role: str) -> FlaskClient:
+        client = app.test_client()
+        if role != "anonymous":
+            response = login(client, self.users[role].email)
+            assert response.status_code == 302, role
+        return client
+
+
+def build_world(app: Flask) -> World:
+    with db.session_factory(app)() as session:
+        people = {}
+        for key, role in (("admin", Role.ADMIN), ("owner", Role.DESIGNER), ("granted", Role.DESIGNER), ("other_designer", Role.DESIGNER), ("reviewer", Role.REVIEWER), ("statistician", Role.STATISTICIAN)):
+            people[key] = users.create_user(session, email=f"{key}@example.org", password=PASSWORD, role=role, actor_label="test")
+        session.flush()
+        project = project_admin.create(session, project_data(), actor=people["owner"])
+        project_admin.grant(session, project, people["granted"].id, actor=people["owner"])
+        session.add(ReviewLevel(project_id=project.id, level=1, name="First review"))
+        session.add(ReviewLevel(project_id=project.id, level=2, name="Final review"))
+        session.add(ReviewerAssignment(project_id=project.id, user_id=people["reviewer"].id, level=1))
+        session.commit()
+        frame = make_frame(app, session, project, people["owner"])
+        record = make_draw(session, project, frame, people["owner"])
+        session.expunge_all()
+        return World(people, project, frame, record)

@@ -1,0 +1,128 @@
+"""Every /admin route, as every role: 200 where allowed, 403 where not, 302 to log in when anonymous.
+
+Routes are enumerated from ``app.url_map``, so a new admin route fails this test until its
+permission category is declared in ``EXPECTED``.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from survey_app import db
+from survey_app.models import ProjectGrant
+from survey_app.services import frame_files
+
+from .admin_world import ROLES, World, build_world, frame_csv
+
+# category -> roles allowed to open the page
+ALLOWED = {
+    "any": {"admin", "owner", "granted", "other_designer", "reviewer", "statistician"},
+    "create": {"admin", "owner", "granted", "other_designer"},
+    "manage": {"admin", "owner", "granted"},
+    "results": {"admin", "owner", "granted", "statistician"},
+    "review": {"admin", "reviewer"},
+    "admin": {"admin"},
+}
+
+EXPECTED = {
+    "admin.dashboard": "any",
+    "admin_projects.registry": "any",
+    "admin_projects.new_project": "create",
+    "admin_projects.show": "manage",
+    "admin_projects.edit": "manage",
+    "admin_projects.add_grant": "manage",
+    "admin_projects.revoke_grant": "manage",
+    "admin_frames.upload": "manage",
+    "admin_frames.mapping": "manage",
+    "admin_frames.discard": "manage",
+    "admin_frames.show": "manage",
+    "admin_frames.progress": "manage",
+    "admin_samples.design": "manage",
+    "admin_samples.show": "manage",
+    "admin_samples.manifest": "manage",
+    "admin_audit.index": "admin",
+    "admin_audit.export": "admin",
+    "admin_users.index": "admin",
+    "admin_users.update": "admin",
+}
+# Routes owned by another engineer (questionnaire pages) are checked by their own tests.
+FOREIGN_PREFIXES = ("admin_questionnaires.",)
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    return build_world(app)
+
+
+def _params(app: Flask, world: World) -> dict[str, Any]:
+    with db.session_factory(app)() as session:
+        grant = session.scalars(select(ProjectGrant).where(ProjectGrant.project_id == world.project.id)).first()
+        assert grant is not None
+        staged = frame_files.stage_upload(app.config["FRAME_UPLOAD_DIR"], "more.csv", io.BytesIO(frame_csv(10)), project_id=world.project.id, user_id=world.users["owner"].id)
+        return {
+            "project_id": world.project.id,
+            "frame_id": world.frame.id,
+            "draw_id": world.draw.id,
+            "grant_id": grant.id,
+            "user_id": world.users["statistician"].id,
+            "token": staged.token,
+            "level": 1,
+        }
+
+
+def _admin_rules(app: Flask) -> list[Any]:
+    return [r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and not r.endpoint.startswith(FOREIGN_PREFIXES)]
+
+
+def test_every_admin_route_has_a_declared_permission(app: Flask) -> None:
+    endpoints = {r.endpoint for r in _admin_rules(app)}
+    assert endpoints - set(EXPECTED) == set(), "declare the permission category of the new admin routes"
+    assert set(EXPECTED) - endpoints == set(), "EXPECTED lists routes that no longer exist"
+
+
+def test_every_admin_route_as_every_role(app: Flask, world: World) -> None:
+    params = _params(app, world)
+    clients = {role: world.client_for(app, role) for role in ROLES}
+    checked = 0
+    for rule in _admin_rules(app):
+        allowed = ALLOWED[EXPECTED[rule.endpoint]]
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{name: params[name] for name in rule.arguments})
+        for role in ROLES:
+            client = clients[role]
+            if "GET" in rule.methods:
+                status = client.get(url).status_code
+                expected = 302 if role == "anonymous" else (200 if role in allowed else 403)
+            else:  # state-changing routes: only check that they are refused (the happy paths have their own tests)
+                if role in allowed:
+                    continue
+                status = client.post(url, data={}).status_code
+                expected = 302 if role == "anonymous" else 403
+            assert status == expected, f"{role} {rule.methods} {url} ({rule.endpoint}): {status}, expected {expected}"
+            checked += 1
+    assert checked > 80
+
+
+def test_unknown_objects_are_404(app: Flask, world: World) -> None:
+    admin = world.client_for(app, "admin")
+    params = _params(app, world)
+    missing = {**params, "project_id": 99999, "frame_id": 99999, "draw_id": 99999, "grant_id": 99999, "user_id": 99999, "token": "0" * 32}
+    checked = 0
+    for rule in _admin_rules(app):
+        ids = [a for a in rule.arguments if a in ("project_id", "frame_id", "draw_id", "token", "user_id")]
+        if not ids or "GET" not in rule.methods:
+            continue
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{name: missing[name] if name in ids else params[name] for name in rule.arguments})
+        assert admin.get(url).status_code == 404, url
+        checked += 1
+    assert checked >= 8
