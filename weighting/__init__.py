@@ -12,5 +12,13 @@ from __future__ import annotations
 from .adjustment import Adjustment
 from .design import Design
 from .errors import ConvergenceWarning, WeightingError
+from .quality import QualityRules, quality_flags
 
-__all__ = ["Adjustment", "ConvergenceWarning", "Design", "WeightingError"]
+__all__ = [
+    "Adjustment",
+    "ConvergenceWarning",
+    "Design",
+    "QualityRules",
+    "WeightingError",
+    "quality_flags",
+]
