@@ -17,11 +17,14 @@ def _as_series(values: Any, name: str) -> pd.Series:
     if isinstance(values, pd.Series):
         series = values.copy()
     elif isinstance(values, Mapping):
-        series = pd.Series(dict(values))
+        keys = pd.Index(list(values.keys()), tupleize_cols=False)  # tuple keys stay tuples
+        series = pd.Series(list(values.values()), index=keys)
     else:
         raise SamplingError(
             f"{name} must be a mapping or a pandas Series stratum -> value, got {type(values).__name__}"
         )
+    if isinstance(series.index, pd.MultiIndex):
+        series.index = series.index.to_flat_index()
     if series.index.has_duplicates:
         dup = series.index[series.index.duplicated()].tolist()[:5]
         raise SamplingError(f"{name} has duplicated strata: {dup}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,32 +25,58 @@ def require_column(frame: pd.DataFrame, column: Any, argument: str) -> pd.Series
     return frame[column]
 
 
-def stratum_codes(frame: pd.DataFrame, strata: str | None) -> tuple[np.ndarray, pd.Index]:
-    """Integer stratum codes ``0..H-1`` per row and the stratum labels (sorted when sortable).
-
-    Categorical columns keep their category order (unused categories are empty strata).
-    Missing stratum values raise :class:`SamplingError`.
-    """
-    if strata is None:
-        return np.zeros(len(frame), dtype=np.intp), pd.Index(["all"], name="stratum")
+def _single_codes(frame: pd.DataFrame, strata: str) -> tuple[np.ndarray, pd.Index]:
     column = require_column(frame, strata, "strata")
     if isinstance(column.dtype, pd.CategoricalDtype):
         codes = column.cat.codes.to_numpy().astype(np.intp)
         labels = pd.Index(column.cat.categories)
     else:
         try:
-            raw, labels = pd.factorize(column, sort=True, use_na_sentinel=True)
+            raw, uniques = pd.factorize(column, sort=True, use_na_sentinel=True)
         except TypeError:  # mixed, unorderable labels: keep first-seen order
-            raw, labels = pd.factorize(column, sort=False, use_na_sentinel=True)
+            raw, uniques = pd.factorize(column, sort=False, use_na_sentinel=True)
         codes = np.asarray(raw, dtype=np.intp)
-        labels = pd.Index(labels)
+        labels = pd.Index(uniques)
     missing = int(np.count_nonzero(codes < 0))
     if missing:
         first = int(np.flatnonzero(codes < 0)[0])
         raise SamplingError(
             f"strata={strata!r} has {missing} missing values (first at row {shown(frame.index[first])})"
         )
-    return codes, labels.rename("stratum")
+    return codes, labels
+
+
+def stratum_codes(
+    frame: pd.DataFrame, strata: str | Sequence[str] | None
+) -> tuple[np.ndarray, pd.Index]:
+    """Integer stratum codes ``0..H-1`` per row and the stratum labels (sorted when sortable).
+
+    Categorical columns keep their category order (unused categories are empty strata). Several
+    columns (e.g. ``["institution", "category"]``) cross-classify: every observed combination is
+    a stratum labelled by a tuple, in lexicographic order. Missing values raise
+    :class:`SamplingError`.
+    """
+    if strata is None:
+        return np.zeros(len(frame), dtype=np.intp), pd.Index(["all"], name="stratum")
+    if isinstance(strata, str):
+        codes, labels = _single_codes(frame, strata)
+        return codes, labels.rename("stratum")
+    columns = list(strata)
+    if not columns:
+        raise SamplingError("strata must name at least one column")
+    parts = [_single_codes(frame, column) for column in columns]
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for codes, labels in parts:  # a few columns: mixed-radix code of the combination
+        combined = combined * max(len(labels), 1) + codes
+    raw, uniques = pd.factorize(combined, sort=True)
+    digits = []
+    remainder = np.asarray(uniques, dtype=np.int64)
+    for _, labels in reversed(parts):
+        base = max(len(labels), 1)
+        digits.append(labels.take(remainder % base))
+        remainder = remainder // base
+    tuples = pd.MultiIndex.from_arrays(digits[::-1]).to_flat_index()
+    return np.asarray(raw, dtype=np.intp), pd.Index(tuples, tupleize_cols=False, name="stratum")
 
 
 def size_values(frame: pd.DataFrame, size: str | None, method: str) -> np.ndarray:
@@ -74,7 +100,14 @@ def size_values(frame: pd.DataFrame, size: str | None, method: str) -> np.ndarra
 
 def stratum_sizes_from_mapping(n: Mapping[Any, int] | pd.Series, labels: pd.Index) -> np.ndarray:
     """Per-stratum sample sizes from a mapping, aligned on ``labels``; every stratum must appear."""
-    series = n.copy() if isinstance(n, pd.Series) else pd.Series(dict(n), dtype=object)
+    if isinstance(n, pd.Series):
+        series = n.copy()
+        if isinstance(series.index, pd.MultiIndex):
+            series.index = series.index.to_flat_index()
+    else:
+        series = pd.Series(
+            list(n.values()), index=pd.Index(list(n.keys()), tupleize_cols=False), dtype=object
+        )
     unknown = series.index.difference(labels)
     if len(unknown):
         raise SamplingError(f"n names strata that are not in the frame: {unknown.tolist()[:5]}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,11 @@ class Sample:
 
 
 def _stratum_sizes(
-    n: Any, labels: pd.Index, N_h: np.ndarray, strata: str | None, options: dict[str, Any]
+    n: Any,
+    labels: pd.Index,
+    N_h: np.ndarray,
+    strata: str | Sequence[str] | None,
+    options: dict[str, Any],
 ) -> np.ndarray:
     if isinstance(n, Mapping | pd.Series):
         if strata is None:
@@ -63,7 +67,7 @@ def draw_sample(
     frame: pd.DataFrame,
     n: int | Mapping[Any, int] | pd.Series,
     *,
-    strata: str | None = None,
+    strata: str | Sequence[str] | None = None,
     method: str = "srswor",
     size: str | None = None,
     allocation: str = "proportional",
@@ -83,8 +87,8 @@ def draw_sample(
     n : int or mapping
         Total sample size (allocated with ``allocation``) or stratum -> ``n_h``. For ``poisson``
         and ``bernoulli`` the expected sample size.
-    strata : str, optional
-        Stratum column. Missing values are rejected.
+    strata : str or list of str, optional
+        Stratum column(s), as in :func:`draw`.
     method : {"srswor", "systematic", "pps_systematic", "poisson", "bernoulli"}
         Selection method within strata, see :mod:`sampling.selection`.
     size : str, optional
@@ -145,7 +149,7 @@ def draw(
     frame: pd.DataFrame,
     n: int | Mapping[Any, int] | pd.Series,
     *,
-    strata: str | None = None,
+    strata: str | Sequence[str] | None = None,
     method: str = "srswor",
     size: str | None = None,
     allocation: str = "proportional",
@@ -165,8 +169,9 @@ def draw(
     n : int or mapping
         Total sample size (allocated over ``strata`` with ``allocation``) or stratum -> ``n_h``.
         For ``poisson`` and ``bernoulli`` the expected sample size.
-    strata : str, optional
-        Stratum column; missing values are rejected.
+    strata : str or list of str, optional
+        Stratum column, or several columns whose observed combinations are the strata (labels
+        are tuples, e.g. for ``n`` mappings); missing values are rejected.
     method : {"srswor", "systematic", "pps_systematic", "poisson", "bernoulli"}
         Selection method within strata (:mod:`sampling.selection`); ``systematic`` and
         ``pps_systematic`` follow frame order.
@@ -226,7 +231,7 @@ def _select(
     frame: pd.DataFrame,
     n: int | Mapping[Any, int] | pd.Series,
     *,
-    strata: str | None = None,
+    strata: str | Sequence[str] | None = None,
     method: str = "srswor",
     size: str | None = None,
     allocation: str = "proportional",
@@ -293,7 +298,7 @@ def _select(
         "n": n
         if not isinstance(n, Mapping | pd.Series)
         else {str(k): int(v) for k, v in dict(n).items()},
-        "strata": strata,
+        "strata": strata if strata is None or isinstance(strata, str) else list(strata),
         "method": method,
         "size": size,
         **{k: v for k, v in options.items() if k not in ("sd", "cost", "max_n")},

@@ -263,3 +263,30 @@ def test_empty_frame():
     s = sampling.draw(empty, 0, rng=0)
     assert len(s) == 0
     assert "design_weight" in s.columns
+
+
+def test_cross_classified_strata(frame):
+    frame = frame.assign(level=np.where(frame["enrolment"] > 250, "large", "small"))
+    sample = sampling.draw_sample(frame, 60, strata=["school", "level"], rng=12)
+    table = sample.allocation
+    assert table["stratum"].tolist() == sorted(frame.groupby(["school", "level"]).groups)
+    counts = frame.groupby(["school", "level"]).size()
+    assert table["population"].tolist() == counts.tolist()
+    got = sample.units.groupby(["school", "level"]).size()
+    assert got.tolist() == table["n"].tolist()
+    key = ("east", "large")
+    assert (
+        sample.units.loc[
+            (sample.units["school"] == "east") & (sample.units["level"] == "large"),
+            "stratum_population",
+        ]
+        == counts[key]
+    ).all()
+    n_map = dict.fromkeys(table["stratum"], 2)
+    s = sampling.draw(frame, n_map, strata=["school", "level"], method="systematic", rng=1)
+    assert (s.groupby(["school", "level"]).size() == 2).all()
+    neyman = sampling.allocate(
+        counts, 40, method="neyman", sd={k: 1.0 + (k[1] == "large") for k in counts.index}
+    )
+    assert neyman.sum() == 40
+    assert sample.manifest.parameters["strata"] == ["school", "level"]
