@@ -10,7 +10,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
-    app.register_blueprint(admin.bp)
+    admin.register(app)
     app.register_blueprint(admin_questionnaires.bp)
     app.register_blueprint(respond.bp)
     api.init_app(app)

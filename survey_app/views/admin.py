@@ -75,11 +75,12 @@ def register(app: Flask) -> None:
     from survey_app.views import (
         admin_audit,
         admin_frames,
+        admin_invitations,
         admin_projects,
         admin_samples,
         admin_users,
     )
 
     app.register_blueprint(bp)
-    for module in (admin_projects, admin_frames, admin_samples, admin_audit, admin_users):
+    for module in (admin_projects, admin_frames, admin_samples, admin_invitations, admin_audit, admin_users):
         app.register_blueprint(module.bp)
