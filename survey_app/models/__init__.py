@@ -28,6 +28,13 @@ from survey_app.models.responses import PageSubmission, Response, ResponseStatus
 from survey_app.models.review import ReviewerAssignment, ReviewLevel
 from survey_app.models.surveys import SurveyProject, SurveyStatus
 from survey_app.models.users import Role, User
+from survey_app.models.weighting_schemes import (
+    ResponseWeight,
+    RunStatus,
+    WeightingScheme,
+    WeightingSchemeVersion,
+    WeightRun,
+)
 
 __all__ = [
     "ApiToken",
@@ -56,14 +63,19 @@ __all__ = [
     "Response",
     "ResponseStatus",
     "ProjectGrant",
+    "ResponseWeight",
     "ReviewLevel",
     "ReviewerAssignment",
     "Role",
+    "RunStatus",
     "SampleDraw",
     "SampleUnit",
     "SamplingFrame",
     "SurveyProject",
     "SurveyStatus",
     "User",
+    "WeightRun",
+    "WeightingScheme",
+    "WeightingSchemeVersion",
     "VersionStatus",
 ]

@@ -146,7 +146,7 @@ def test_bad_population_rejected():
 populations = st.lists(st.integers(min_value=0, max_value=5000), min_size=1, max_size=30)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(pop=populations, data=st.data())
 def test_properties_bounds_and_total(pop, data):
     total = sum(pop)
@@ -169,7 +169,7 @@ def test_properties_bounds_and_total(pop, data):
     assert np.all(out <= upper)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     pop=st.lists(st.integers(min_value=1, max_value=10**6), min_size=1, max_size=40), data=st.data()
 )
