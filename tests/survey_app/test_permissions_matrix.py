@@ -14,8 +14,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from survey_app import db
-from survey_app.models import ProjectGrant
-from survey_app.services import frame_files
+from survey_app.models import Invitation, ProjectGrant
+from survey_app.services import frame_files, invitations_export
 
 from .admin_world import ROLES, World, build_world, frame_csv
 
@@ -45,6 +45,12 @@ EXPECTED = {
     "admin_samples.design": "manage",
     "admin_samples.show": "manage",
     "admin_samples.manifest": "manage",
+    "admin_invitations.index": "manage",
+    "admin_invitations.issue": "manage",
+    "admin_invitations.export_csv": "manage",
+    "admin_invitations.export_xlsx": "manage",
+    "admin_invitations.qr": "manage",
+    "admin_invitations.remind": "manage",
     "admin_audit.index": "admin",
     "admin_audit.export": "admin",
     "admin_users.index": "admin",
@@ -63,6 +69,10 @@ def _params(app: Flask, world: World) -> dict[str, Any]:
     with db.session_factory(app)() as session:
         grant = session.scalars(select(ProjectGrant).where(ProjectGrant.project_id == world.project.id)).first()
         assert grant is not None
+        invitations_export.issue(session, session.merge(world.draw), actor=session.merge(world.users["owner"]))
+        session.commit()
+        invitation = session.scalars(select(Invitation)).first()
+        assert invitation is not None
         staged = frame_files.stage_upload(app.config["FRAME_UPLOAD_DIR"], "more.csv", io.BytesIO(frame_csv(10)), project_id=world.project.id, user_id=world.users["owner"].id)
         return {
             "project_id": world.project.id,
@@ -72,6 +82,8 @@ def _params(app: Flask, world: World) -> dict[str, Any]:
             "user_id": world.users["statistician"].id,
             "token": staged.token,
             "level": 1,
+            "invitation_id": invitation.id,
+            "kind": "svg",
         }
 
 
@@ -113,10 +125,10 @@ def test_every_admin_route_as_every_role(app: Flask, world: World) -> None:
 def test_unknown_objects_are_404(app: Flask, world: World) -> None:
     admin = world.client_for(app, "admin")
     params = _params(app, world)
-    missing = {**params, "project_id": 99999, "frame_id": 99999, "draw_id": 99999, "grant_id": 99999, "user_id": 99999, "token": "0" * 32}
+    missing = {**params, "project_id": 99999, "frame_id": 99999, "draw_id": 99999, "grant_id": 99999, "user_id": 99999, "token": "0" * 32, "invitation_id": 99999}
     checked = 0
     for rule in _admin_rules(app):
-        ids = [a for a in rule.arguments if a in ("project_id", "frame_id", "draw_id", "token", "user_id")]
+        ids = [a for a in rule.arguments if a in ("project_id", "frame_id", "draw_id", "token", "user_id", "invitation_id")]
         if not ids or "GET" not in rule.methods:
             continue
         with app.test_request_context():
