@@ -12,6 +12,7 @@ from __future__ import annotations
 from .adjustment import Adjustment
 from .design import Design
 from .errors import ConvergenceWarning, WeightingError
+from .indices import composite_covariance, composite_index, rank_intervals
 from .quality import QualityRules, quality_flags
 
 __all__ = [
