@@ -1,5 +1,25 @@
 """Probability sampling: allocation, selection and sample-size calculations (pure library).
 
+Public API
+----------
+allocate
+    Stratum sizes ``N_h`` and a total ``n`` -> ``n_h`` (proportional, equal, Neyman, optimal,
+    power) with minimums, maximums and exact totals.
+draw, draw_sample
+    Stratified ``srswor``, ``systematic``, ``pps_systematic``, ``poisson`` and ``bernoulli``
+    selection; rows plus ``inclusion_probability``, ``design_weight``, ``stratum_population``.
+    ``draw_sample`` adds the allocation table and a replayable :class:`Manifest`.
+draw_two_stage, draw_two_stage_sample
+    PSUs then units within selected PSUs, with stage-wise probabilities and FPC columns.
+inclusion_probabilities
+    Probabilities proportional to size with certainty units (R ``inclusionprobabilities``).
+sample_size, sample_size_table
+    Sizes for a proportion's margin of error, with deff, FPC and nonresponse.
+draw_inspection, replay_inspection
+    Random inspection draws (双随机): units and conflict-free inspectors, audited by manifest.
+frame_hash, SamplingError
+    Canonical frame digest; the error type (a ``ValueError``).
+
 Examples
 --------
 >>> import pandas as pd

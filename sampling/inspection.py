@@ -204,11 +204,11 @@ def draw_inspection(
     inspectors = require_frame(inspectors)
     _unique_ids(units, unit_id, "unit_id")
     _unique_ids(inspectors, inspector_id, "inspector_id")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise SamplingError(f"k must be a positive integer, got {k!r}")
     if k > len(inspectors):
         raise SamplingError(f"k={k} exceeds the {len(inspectors)} inspectors of the register")
-    if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 0:
+    if isinstance(min_n, bool) or not isinstance(min_n, int | np.integer) or min_n < 0:
         raise SamplingError(f"min_n must be a non-negative integer, got {min_n!r}")
     if not 0.0 <= float(flagged_share) <= 1.0:
         raise SamplingError(f"flagged_share must lie in [0, 1], got {flagged_share!r}")
@@ -283,10 +283,10 @@ def draw_inspection(
         if isinstance(share, Mapping | pd.Series)
         else float(share),
         "strata": strata,
-        "min_n": min_n,
+        "min_n": int(min_n),
         "flagged": flagged,
         "flagged_share": float(flagged_share),
-        "k": k,
+        "k": int(k),
         "conflict_attributes": [a if isinstance(a, str) else list(a) for a in conflict_attributes],
     }
     manifest = Manifest(
