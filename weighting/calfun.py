@@ -50,6 +50,19 @@ class Distance:
         A = (U - L) / ((U - 1.0) * (1.0 - L))
         return L + (U - L) * expit(A * u + np.log((1.0 - L) / (U - 1.0)))
 
+    def evaluate(self, u: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``(g(u), dg(u))`` sharing the exponentials (one pass over an (n, R) array each)."""
+        if self.method == "raking" and np.isinf(self.lower) and np.isinf(self.upper):
+            with np.errstate(over="ignore"):
+                e = np.exp(u)
+            return e, e
+        if self.method == "logit":
+            L, U = self.lower, self.upper
+            A = (U - L) / ((U - 1.0) * (1.0 - L))
+            s = expit(A * u + np.log((1.0 - L) / (U - 1.0)))
+            return L + (U - L) * s, (U - L) * A * s * (1.0 - s)
+        return self.g(u), self.dg(u)
+
     def dg(self, u: FloatArray) -> FloatArray:
         """Derivative :math:`F'(u)` (zero where a bound truncates)."""
         if self.method == "linear":
@@ -76,15 +89,42 @@ class CalibrationFit:
     worst: NDArray[np.intp]  # (R,) index of the total with the largest discrepancy
 
 
+#: Rows per block when forming weighted cross-products (bounds the temporary memory).
+CHUNK_ROWS = 16_384
+#: Below this many weight columns the cross-products are formed column by column.
+FEW_COLUMNS = 8
+
+
+def _totals(X: FloatArray, M: FloatArray) -> FloatArray:
+    """Weighted column totals :math:`X'M`, shape (p, R) (as ``M'X``: much faster in BLAS)."""
+    return np.asarray((M.T @ X).T, dtype=np.float64)
+
+
 def _gram(X: FloatArray, C: FloatArray) -> FloatArray:
-    """Stack of :math:`X' \\mathrm{diag}(c_r) X` for every column ``c_r`` of ``C``: (R, p, p)."""
-    return np.stack([(X * C[:, r : r + 1]).T @ X for r in range(C.shape[1])])
+    """Stack of :math:`X' \\mathrm{diag}(c_r) X` for every column ``c_r`` of ``C``: (R, p, p).
+
+    ``C`` is non-negative (weights times :math:`F'`). For many columns (replicates), one
+    matrix product per block of rows serves all of them: the products :math:`x_{ij} x_{ik}`
+    (upper triangle) of a block times the block of ``C``.
+    """
+    if C.shape[1] < FEW_COLUMNS:  # B'B with B = X sqrt(c): a symmetric product per column
+        return np.stack([(B.T @ B) for B in (X * np.sqrt(C[:, [r]]) for r in range(C.shape[1]))])
+    p = X.shape[1]
+    upper, lower = np.triu_indices(p)
+    flat = np.zeros((C.shape[1], upper.size))
+    for start in range(0, X.shape[0], CHUNK_ROWS):  # blocks of rows, not rows
+        block = X[start : start + CHUNK_ROWS]
+        flat += C[start : start + CHUNK_ROWS].T @ (block[:, upper] * block[:, lower])
+    gram = np.empty((C.shape[1], p, p))
+    gram[:, upper, lower] = flat
+    gram[:, lower, upper] = flat
+    return gram
 
 
 def _discrepancy(
     X: FloatArray, W: FloatArray, G: FloatArray, T: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    misfit = T[:, None] - X.T @ (W * G)
+    misfit = T[:, None] - _totals(X, W * G)
     return misfit, np.abs(misfit) / (1.0 + np.abs(T[:, None]))
 
 
@@ -111,7 +151,7 @@ def solve_calibration(
     array([2., 2., 3.])
     """
     n_rep = W.shape[1]
-    sample = X.T @ W
+    sample = _totals(X, W)
     if distance.method == "linear" and np.isinf(distance.lower) and np.isinf(distance.upper):
         rhs = (T[:, None] - sample).T[:, :, None]
         gram = _gram(X, W)
@@ -128,32 +168,27 @@ def solve_calibration(
 
     Xr, Tr = (X, T) if rescale_basis is None else rescale_basis
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = Tr[:, None] / (Xr.T @ W)
+        ratios = Tr[:, None] / _totals(Xr, W)
     rescale = np.all(ratios > RESCALE_THRESHOLD, axis=0)
     scale = np.where(rescale, np.mean(np.where(rescale, ratios, 1.0), axis=0), 1.0)
     Ws = W * scale
     eta = np.zeros((X.shape[1], n_rep))
-    U = X @ eta
+    G, D = distance.evaluate(X @ eta)
+    misfit, _ = _discrepancy(X, Ws, G, T)
     iterations = 1
-    converged = np.zeros(n_rep, dtype=bool)
     while True:
-        G = distance.g(U)
-        misfit, _ = _discrepancy(X, Ws, G, T)
-        step = np.linalg.pinv(_gram(X, Ws * distance.dg(U)), rtol=PINV_RTOL)
+        step = np.linalg.pinv(_gram(X, Ws * D), rtol=PINV_RTOL)
         delta = np.einsum("rpq,qr->pr", step, misfit)
         eta = eta + delta
-        U = X @ eta
-        bad = ~(np.isfinite(distance.g(U)).all(axis=0) & np.isfinite(distance.dg(U)).all(axis=0))
-        while iterations < max_iter and bad.any():
+        G, D = distance.evaluate(X @ eta)
+        bad = ~(np.isfinite(G).all(axis=0) & np.isfinite(D).all(axis=0))
+        while iterations < max_iter and bad.any():  # step halving, as grake
             iterations += 1
             delta[:, bad] /= 2.0
             eta[:, bad] -= delta[:, bad]
-            U = X @ eta
-            bad = ~(
-                np.isfinite(distance.g(U)).all(axis=0) & np.isfinite(distance.dg(U)).all(axis=0)
-            )
-        G = distance.g(U)
-        _, rel = _discrepancy(X, Ws, G, T)
+            G, D = distance.evaluate(X @ eta)
+            bad = ~(np.isfinite(G).all(axis=0) & np.isfinite(D).all(axis=0))
+        misfit, rel = _discrepancy(X, Ws, G, T)
         achieved = rel.max(axis=0)
         converged = achieved < tol
         if converged.all():

@@ -273,7 +273,7 @@ def calibrate(
     def residualize(z: FloatArray) -> FloatArray:
         Z, flat = as_matrix(z)
         Y = np.divide(Z, v[:, None], out=np.zeros_like(Z), where=v[:, None] > 0)
-        out = (Y - Q @ (Q.T @ Y)) * v[:, None]
+        out = (Y - Q @ (Y.T @ Q).T) * v[:, None]
         return out[:, 0] if flat else out
 
     positive = w > 0
