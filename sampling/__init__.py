@@ -5,10 +5,11 @@ Public API
 allocate
     Stratum sizes ``N_h`` and a total ``n`` -> ``n_h`` (proportional, equal, Neyman, optimal,
     power) with minimums, maximums and exact totals.
-draw, draw_sample
+draw, draw_sample, replay_sample
     Stratified ``srswor``, ``systematic``, ``pps_systematic``, ``poisson`` and ``bernoulli``
     selection; rows plus ``inclusion_probability``, ``design_weight``, ``stratum_population``.
-    ``draw_sample`` adds the allocation table and a replayable :class:`Manifest`.
+    ``draw_sample`` adds the allocation table and a :class:`Manifest`; ``replay_sample`` checks
+    the frame against it and repeats the draw.
 draw_two_stage, draw_two_stage_sample
     PSUs then units within selected PSUs, with stage-wise probabilities and FPC columns.
 inclusion_probabilities
@@ -41,7 +42,7 @@ from sampling.manifest import ALGORITHM_VERSION, Manifest, frame_hash
 from sampling.multistage import draw_two_stage, draw_two_stage_sample
 from sampling.precision import sample_size, sample_size_table
 from sampling.probability import inclusion_probabilities
-from sampling.sample import Sample, draw, draw_sample
+from sampling.sample import Sample, draw, draw_sample, replay_sample
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -57,6 +58,7 @@ __all__ = [
     "draw_two_stage_sample",
     "frame_hash",
     "replay_inspection",
+    "replay_sample",
     "inclusion_probabilities",
     "sample_size",
     "sample_size_table",

@@ -13,7 +13,7 @@ from sampling import selection
 from sampling.allocation import allocate
 from sampling.errors import SamplingError, shown
 from sampling.frame import require_frame, size_values, stratum_codes, stratum_sizes_from_mapping
-from sampling.manifest import Manifest, frame_hash, resolve_rng
+from sampling.manifest import ALGORITHM_VERSION, Manifest, frame_hash, resolve_rng
 
 METHODS = ("srswor", "systematic", "pps_systematic", "poisson", "bernoulli")
 ADDED_COLUMNS = ("inclusion_probability", "design_weight", "stratum_population")
@@ -309,3 +309,67 @@ def _select(
         else {str(k): int(v) for k, v in dict(max_n).items()},
     }
     return units, table, seed, state, parameters
+
+
+def replay_sample(manifest: Manifest, frame: pd.DataFrame) -> Sample:
+    """Re-draw a sample recorded by :func:`draw_sample`, after checking the frame is unchanged.
+
+    Parameters
+    ----------
+    manifest : Manifest
+        ``Sample.manifest`` of the original draw (e.g. reloaded from its JSON).
+    frame : pandas.DataFrame
+        The frame snapshot; its :func:`sampling.frame_hash` must equal the recorded one.
+
+    Returns
+    -------
+    Sample
+        The same units and allocation as the original draw, with the original manifest.
+
+    Raises
+    ------
+    SamplingError
+        Another algorithm version, a manifest of another kind, or a frame that changed.
+
+    Notes
+    -----
+    The recorded per-stratum sizes ``n_h`` (not the allocation inputs) and the recorded seed or
+    generator state are reused, so the selection is repeated exactly (same kernel, same random
+    stream; see :mod:`sampling.selection`).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"id": range(30), "h": ["a", "b", "c"] * 10})
+    >>> first = draw_sample(frame, 6, strata="h", rng=3)
+    >>> replay_sample(first.manifest, frame).units.equals(first.units)
+    True
+    """
+    if manifest.algorithm != ALGORITHM_VERSION:
+        raise SamplingError(
+            f"manifest.algorithm={manifest.algorithm!r} differs from this library's "
+            f"{ALGORITHM_VERSION!r}; replay with the library version that made the draw"
+        )
+    if manifest.method not in METHODS:
+        raise SamplingError(
+            f"manifest.method={manifest.method!r} is not a draw_sample method {METHODS}"
+        )
+    if frame_hash(require_frame(frame)) != manifest.input_hashes.get("frame"):
+        raise SamplingError("the frame differs from the one recorded in the manifest")
+    parameters = manifest.parameters
+    strata = parameters["strata"]
+    recorded = pd.DataFrame(manifest.allocation)
+    if strata is None:
+        n: int | pd.Series = int(recorded["n"].sum())
+    else:
+        _, labels = stratum_codes(frame, strata)
+        sizes = recorded.set_index("stratum")["n"].reindex(pd.Index(labels.map(str)))
+        n = pd.Series(sizes.to_numpy(), index=labels)
+    sample = draw_sample(
+        frame,
+        n,
+        strata=strata,
+        method=manifest.method,
+        size=parameters["size"],
+        rng=manifest.generator(),
+    )
+    return Sample(units=sample.units, allocation=sample.allocation, manifest=manifest)

@@ -290,3 +290,46 @@ def test_cross_classified_strata(frame):
     )
     assert neyman.sum() == 40
     assert sample.manifest.parameters["strata"] == ["school", "level"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("strata", [None, "school", ["school", "level"]])
+def test_replay_sample_from_json_manifest(frame, method, strata):
+    frame = frame.assign(level=np.where(frame["enrolment"] > 250, "large", "small"))
+    first = sampling.draw_sample(
+        frame,
+        48,
+        strata=strata,
+        method=method,
+        size="enrolment",
+        allocation="equal" if strata else "proportional",
+    )
+    reloaded = sampling.Manifest(**json.loads(first.manifest.to_json()))
+    replay = sampling.replay_sample(reloaded, frame)
+    pd.testing.assert_frame_equal(replay.units, first.units)
+    pd.testing.assert_frame_equal(replay.allocation, first.allocation)
+
+
+def test_replay_sample_refuses_changed_frame(frame):
+    first = sampling.draw_sample(frame, 10, strata="school", rng=4)
+    changed = frame.drop(frame.index[0])
+    with pytest.raises(SamplingError, match="frame differs"):
+        sampling.replay_sample(first.manifest, changed)
+
+
+def test_frame_hash_is_pinned():
+    # Old manifests must stay verifiable: the digest of a fixed frame may never change (a change
+    # of pandas' hashing or of our serialisation would break replays of recorded draws). The
+    # digest is the same for object and string dtypes of the same text.
+    frame = pd.DataFrame(
+        {"id": [1, 2, 3], "name": ["张三", "Li", "O'Neil"], "x": [0.5, 1.0, -2.25]}
+    )
+    expected = "sha256:b95501ae508e05a08d27cbbd5430bd04e2ad684bd59c0bd45efb37e6b85b75bd"
+    assert sampling.frame_hash(frame) == expected
+
+
+def test_frame_hash_same_for_object_and_string_dtype():
+    text = ["张三", "Li", None]
+    a = pd.DataFrame({"name": pd.Series(text, dtype=object)})
+    b = pd.DataFrame({"name": pd.Series(text, dtype="str")})
+    assert sampling.frame_hash(a) == sampling.frame_hash(b)
