@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from survey_app.errors import NotFound
 from survey_app.models import Role, SurveyStatus, User
-from survey_app.services import demo_questionnaires, surveys, users
+from survey_app.services import demo_graduates, demo_questionnaires, surveys, users
 
 DEMO_ACTOR = "demo-loader"
 DEMO_USERS: tuple[tuple[Role, str, str, str], ...] = (
@@ -97,4 +97,5 @@ def load(session: Session, *, today: date | None = None) -> DemoSummary:
     _load_projects(session, summary, today)
     session.flush()
     demo_questionnaires.load(session, summary)
+    demo_graduates.load(session, summary)
     return summary

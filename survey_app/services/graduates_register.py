@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from survey_app.errors import NotFound, ValidationFailed
@@ -175,6 +175,12 @@ def _institutions(session: Session, rows: pd.DataFrame) -> tuple[dict[str, int],
     return {code: inst.id for code, inst in existing.items()}, created
 
 
+def frame_of(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
+    """Run a Core select in the session's transaction and return its rows as a DataFrame (fast path)."""
+    rows = session.connection().execute(stmt).fetchall()
+    return pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
+
+
 def _none_if_nat(values: pd.Series) -> list[date | None]:
     return [None if pd.isna(v) else v.date() for v in values]
 
@@ -200,14 +206,9 @@ def import_graduates(
         )
     inst_ids, inst_created = _institutions(session, rows)
     rows["institution_id"] = rows["institution_code"].map(inst_ids)
-    existing = pd.DataFrame(
-        session.execute(
-            select(Graduate.id, Graduate.graduate_key, Graduate.destination_code, Graduate.employer_name, Graduate.employer_uscc).where(
+    existing = frame_of(session, select(Graduate.id, Graduate.graduate_key, Graduate.destination_code, Graduate.employer_name, Graduate.employer_uscc).where(
                 Graduate.cohort == cohort, Graduate.graduate_key.in_(rows["graduate_id"].tolist())
-            )
-        ).all(),
-        columns=["id", "graduate_id", "old_code", "old_employer", "old_uscc"],
-    )
+            ), ["id", "graduate_id", "old_code", "old_employer", "old_uscc"])
     rows = rows.merge(existing, on="graduate_id", how="left").set_axis(rows.index)
     new = rows[rows["id"].isna()]
     old = rows[rows["id"].notna()]
@@ -255,9 +256,10 @@ def _insert_new(session: Session, new: pd.DataFrame, cohort: int, box: Any) -> i
         }
         for r, reg, conf in zip(new.itertuples(), registered, _none_if_nat(new["confirmed_on"]), strict=True)
     ]
-    ids = session.scalars(insert(Graduate).returning(Graduate.id, sort_by_parameter_order=True), records).all()
-    session.execute(
-        insert(DestinationChange),
+    connection = session.connection()  # Core executemany: no ORM bookkeeping for tens of thousands of rows
+    ids = connection.execute(insert(Graduate.__table__).returning(Graduate.__table__.c.id, sort_by_parameter_order=True), records).scalars().all()
+    connection.execute(
+        insert(DestinationChange.__table__),
         [
             {"graduate_id": gid, "effective_on": rec["registered_on"], "destination_code": rec["destination_code"],
              "employer_name": rec["employer_name"], "employer_uscc": rec["employer_uscc"], "source": "import"}
@@ -321,7 +323,8 @@ def snapshot(session: Session, cohort: int, on: date | None = None) -> pd.DataFr
     """
     stmt = (
         select(Graduate.id, Graduate.graduate_key, Institution.code, Institution.name, Institution.kind, Institution.province,
-               Graduate.college, Graduate.major, Graduate.discipline, Graduate.degree, Graduate.sex, Graduate.province,
+               Graduate.college, Graduate.major, Graduate.discipline, cast(Graduate.degree, String), cast(Graduate.sex, String),
+               Graduate.province,
                Graduate.destination_code)
         .join(Institution, Institution.id == Graduate.institution_id)
         .where(Graduate.cohort == cohort)
@@ -329,18 +332,15 @@ def snapshot(session: Session, cohort: int, on: date | None = None) -> pd.DataFr
     )
     columns = ["graduate_id", "graduate_key", "institution", "institution_name", "institution_type", "institution_province",
                "college", "major", "discipline", "degree", "sex", "province", "destination_code"]
-    frame = pd.DataFrame(session.execute(stmt).all(), columns=columns)
-    frame["degree"] = frame["degree"].map(lambda v: getattr(v, "value", v))
-    frame["sex"] = frame["sex"].map(lambda v: getattr(v, "value", v))
+    frame = frame_of(session, stmt, columns)
     if on is None or frame.empty:
         return frame
-    changes = pd.DataFrame(
-        session.execute(
-            select(DestinationChange.graduate_id, DestinationChange.effective_on, DestinationChange.id, DestinationChange.destination_code)
-            .join(Graduate, Graduate.id == DestinationChange.graduate_id)
-            .where(Graduate.cohort == cohort, DestinationChange.effective_on <= on)
-        ).all(),
-        columns=["graduate_id", "effective_on", "change_id", "code"],
+    changes = frame_of(
+        session,
+        select(DestinationChange.graduate_id, DestinationChange.effective_on, DestinationChange.id, DestinationChange.destination_code)
+        .join(Graduate, Graduate.id == DestinationChange.graduate_id)
+        .where(Graduate.cohort == cohort, DestinationChange.effective_on <= on),
+        ["graduate_id", "effective_on", "change_id", "code"],
     )
     last = changes.sort_values(["graduate_id", "effective_on", "change_id"]).drop_duplicates("graduate_id", keep="last")
     code = pd.Series(last["code"].to_numpy(), index=last["graduate_id"].to_numpy())

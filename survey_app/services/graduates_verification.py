@@ -46,7 +46,7 @@ from survey_app.services.graduates_codes import (
     VERIFICATION_PRONE_GROUPS,
     code_to_group,
 )
-from survey_app.services.graduates_register import read_csv_or_xlsx, snapshot
+from survey_app.services.graduates_register import frame_of, read_csv_or_xlsx, snapshot
 from weighting.design import Design
 
 OUTCOME_ALIASES = {
@@ -217,14 +217,9 @@ def import_outcomes(session: Session, draw: GraduateDraw, data: bytes, filename:
         if column not in frame.columns:
             frame[column] = ""
     frame = frame.astype(str).apply(lambda s: s.str.strip())
-    units = pd.DataFrame(
-        session.execute(
-            select(GraduateSampleUnit.id, Graduate.graduate_key, GraduateSampleUnit.reported_code)
+    units = frame_of(session, select(GraduateSampleUnit.id, Graduate.graduate_key, GraduateSampleUnit.reported_code)
             .join(Graduate, Graduate.id == GraduateSampleUnit.graduate_id)
-            .where(GraduateSampleUnit.draw_id == draw.id)
-        ).all(),
-        columns=["unit_id", "graduate_id", "reported_code"],
-    )
+            .where(GraduateSampleUnit.draw_id == draw.id), ["unit_id", "graduate_id", "reported_code"])
     rows = frame.merge(units, on="graduate_id", how="left").set_axis(frame.index)
     rows["parsed"] = rows["outcome"].str.lower().map({k: v.value for k, v in OUTCOME_ALIASES.items()})
     rows["verified_code"] = rows["verified_code"].str.replace(r"\.0$", "", regex=True).map(lambda v: v.zfill(2) if v else v)
@@ -273,8 +268,7 @@ def sample_frame(session: Session, draw: GraduateDraw) -> pd.DataFrame:
         .where(GraduateSampleUnit.draw_id == draw.id)
         .order_by(GraduateSampleUnit.id)
     )
-    frame = pd.DataFrame(session.execute(stmt).all(),
-                         columns=["unit_id", "graduate_key", "institution", "stratum", "stratum_population", "design_weight",
+    frame = frame_of(session, stmt, ["unit_id", "graduate_key", "institution", "stratum", "stratum_population", "design_weight",
                                   "reported_code", "outcome", "verified_code", "attempts"])
     frame["outcome"] = frame["outcome"].map(lambda v: getattr(v, "value", v)).fillna("")
     frame["verified_code"] = frame["verified_code"].fillna("")
