@@ -11,15 +11,24 @@ from __future__ import annotations
 
 from .adjustment import Adjustment
 from .design import Design
+from .diagnostics import kish_effective_size, weight_summary, weighting_design_effect
 from .errors import ConvergenceWarning, WeightingError
 from .indices import composite_covariance, composite_index, rank_intervals
 from .quality import QualityRules, quality_flags
+from .replication import ReplicateWeights
 
 __all__ = [
     "Adjustment",
     "ConvergenceWarning",
     "Design",
     "QualityRules",
+    "ReplicateWeights",
     "WeightingError",
+    "composite_covariance",
+    "composite_index",
+    "kish_effective_size",
     "quality_flags",
+    "rank_intervals",
+    "weight_summary",
+    "weighting_design_effect",
 ]

@@ -180,7 +180,7 @@ class Design:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise WeightingError(
-                f"weights must be finite and >= 0; row {i} has {w[i]!r} ({int(bad.sum())} bad value(s))"
+                f"weights must be finite and >= 0; row {i} has {float(w[i])!r} ({int(bad.sum())} bad value(s))"
             )
         w.setflags(write=False)
         return w

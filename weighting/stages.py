@@ -219,8 +219,8 @@ def _stratum_population(
 ) -> FloatArray:
     """Population size per stratum from an FPC column, checked constant within stratum."""
 
-    def name(h: int) -> object:
-        return labels[h] if labels is not None else f"cluster {h}"
+    def name(h: int) -> str:
+        return str(labels[h]) if labels is not None else f"cluster {h}"
 
     if np.any(np.isnan(values)):
         raise WeightingError(f"fpc has missing values at stage {stage + 1}")
@@ -232,11 +232,11 @@ def _stratum_population(
         h = int(stratum[i])
         raise WeightingError(
             f"fpc varies within stratum {name(h)!r} at stage {stage + 1}: "
-            f"{per_stratum[h]!r} and {values[i]!r}"
+            f"{float(per_stratum[h])!r} and {float(values[i])!r}"
         )
     if np.any(per_stratum < 0):
         h = int(np.flatnonzero(per_stratum < 0)[0])
-        raise WeightingError(f"fpc must be >= 0; got {per_stratum[h]!r} in stratum {name(h)!r}")
+        raise WeightingError(f"fpc must be >= 0; got {float(per_stratum[h])!r} in stratum {name(h)!r}")
     if is_count:
         population = per_stratum.copy()
     else:
@@ -247,6 +247,6 @@ def _stratum_population(
         h = int(np.flatnonzero(too_big)[0])
         raise WeightingError(
             f"fpc implies more than 100% sampling in stratum {name(h)!r} at stage "
-            f"{stage + 1}: population {population[h]!r}, sampled clusters {int(sampled[h])}"
+            f"{stage + 1}: population {float(population[h])!r}, sampled clusters {int(sampled[h])}"
         )
     return population.astype(np.float64)
