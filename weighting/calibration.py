@@ -40,7 +40,7 @@ class _Auxiliaries:
 
 
 def _model_matrix(
-    data: pd.DataFrame, totals: Mapping[Hashable, Any], w: FloatArray
+    data: pd.DataFrame, totals: Mapping[Any, Any], w: FloatArray
 ) -> _Auxiliaries:
     """Indicator columns for categorical totals and numeric columns, as R's ``model.matrix``.
 
@@ -155,7 +155,7 @@ def _distance(method: str, bounds: tuple[float, float] | None) -> Distance:
 def calibrate(
     data: pd.DataFrame,
     weights: FloatArray,
-    totals: Mapping[Hashable, Any],
+    totals: Mapping[Any, Any],
     *,
     method: str = "linear",
     bounds: tuple[float, float] | None = None,

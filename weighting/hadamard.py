@@ -120,7 +120,19 @@ def _paley_at_least(n: int, largest: int) -> IntMatrix | None:
 
 
 def hadamard(n: int) -> IntMatrix:
-    """The Hadamard matrix R's ``survey::hadamard(n)`` uses for ``n`` strata (order > n).
+    r"""The Hadamard matrix R's ``survey::hadamard(n)`` uses for ``n`` strata (order > n).
+
+    Notes
+    -----
+    BRR needs a Hadamard matrix of order greater than the number of strata, rows 2..n+1 of which
+    give the half-sample of each stratum (McCarthy 1969; Wolter 2007, sec. 3.3). As R does, the
+    order is a multiple of 4 just above ``n`` whenever one of these constructions reaches it:
+    Sylvester doubling :math:`H_{2k} = [[H, H], [H, -H]]` (Sylvester 1867) of the orders 4 and
+    16, Paley's first construction for primes :math:`p \equiv 3 \pmod 4` up to 7919 (Paley
+    1933), doublings of those, or the orders 28 and 36 (R: stored matrices; here Paley's second
+    construction with q = 13, 17, see :func:`uses_substitute`). The same choice of order, and
+    of the matrix itself for every order not built from 28 or 36, is checked against R for
+    n = 1..150.
 
     Examples
     --------

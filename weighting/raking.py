@@ -106,7 +106,7 @@ def _ipf(
 def rake(
     data: pd.DataFrame,
     weights: FloatArray,
-    margins: Mapping[Hashable, Mapping[Any, float]],
+    margins: Mapping[Any, Mapping[Any, float]],
     *,
     max_iter: int = 100,
     tol: float = 1e-10,
