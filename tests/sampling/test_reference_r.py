@@ -88,6 +88,7 @@ def test_strata_probabilities_match_r():
     # R strata()'s Prob column of its first draw, for srswor and systematic PPS
     srs = _replicated_draw(frame, sizes, 300, "srswor", seed=1)
     srs_pi = srs.groupby("unit")["inclusion_probability"].first()
+    np.testing.assert_allclose(srs_pi.reindex(range(len(frame))), ref["srswor_pik"], rtol=1e-12)
     for row in ref["srswor_prob"]:
         assert np.isclose(srs_pi.loc[row["ID_unit"] - 1], row["Prob"], rtol=1e-12)
     sample = _replicated_draw(frame, sizes, 3000, "pps_systematic", seed=9)

@@ -62,6 +62,10 @@ sys_pik_all <- unlist(lapply(split(seq_len(nrow(frame)), frame$h), function(idx)
   inclusionprobabilities(frame$x[idx], strata_sizes[match(frame$h[idx[1]], c("a", "b", "c"))])
 }))
 
+# deterministic per-unit probabilities of the stratified srswor design (R has no allocation
+# function in sampling or survey; allocation is tested against hand-derived values instead)
+srs_pik_all <- inclusionprobastrata(match(frame$h, c("a", "b", "c")), strata_sizes)
+
 # 4. survey: weights of our two-stage sample from its stage-wise FPC columns
 two <- read.csv(file.path(out_dir, "two_stage_sample.csv"))
 design <- svydesign(id = ~institution + graduate, strata = ~province,
@@ -77,7 +81,8 @@ fixtures <- list(
                       counts = sys_counts),
   strata = list(h = frame$h, x = frame$x, size = strata_sizes, replicates = strata_reps,
                 srswor_counts = srs_counts, systematic_counts = sys_str_counts,
-                srswor_prob = srs_prob, systematic_prob = sys_prob, systematic_pik = sys_pik_all),
+                srswor_prob = srs_prob, systematic_prob = sys_prob, systematic_pik = sys_pik_all,
+                srswor_pik = srs_pik_all),
   two_stage = list(graduate = two_weights$graduate, weight = two_weights$weight,
                    total = unname(coef(total)), total_se = unname(SE(total)))
 )
