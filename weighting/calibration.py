@@ -174,7 +174,11 @@ def calibrate(
         ``{column: {level: count}}`` for a categorical auxiliary (every level, with its
         population count) and ``{column: total}`` for a numeric one. No intercept is added: the
         population size enters through the categorical counts (add a column of ones with total
-        :math:`N` when calibrating to numeric totals only).
+        :math:`N` when calibrating to numeric totals only). The model matrix has one indicator
+        per level of the first categorical auxiliary and per level but the first of the others
+        (whose counts must share the same grand total): the column space, hence the weights
+        and residuals, of R's ``~ a + b + x`` with its intercept and treatment contrasts. A
+        level with population count 0 and no units is dropped, as R does.
     method : {"linear", "raking", "logit"}
         Distance function: :math:`g = 1 + x'\lambda` (GREG; truncated to ``bounds`` when given),
         :math:`g = \exp(x'\lambda)` (clipped to ``bounds`` when given), or the logit distance
