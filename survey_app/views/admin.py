@@ -24,10 +24,10 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 # Per-project pages each role can open from the dashboard (endpoint, label).
 PROJECT_LINKS: dict[str, list[tuple[str, Any]]] = {
-    "admin": [("admin_projects.show", _l("Overview"))],
-    "designer": [("admin_projects.show", _l("Overview"))],
+    "admin": [("admin_projects.show", _l("Overview")), ("admin_monitoring.index", _l("Monitoring"))],
+    "designer": [("admin_projects.show", _l("Overview")), ("admin_monitoring.index", _l("Monitoring"))],
     "reviewer": [],
-    "statistician": [],
+    "statistician": [("admin_monitoring.index", _l("Monitoring"))],
 }
 
 ENUM_LABELS.update(
@@ -47,6 +47,12 @@ ENUM_LABELS.update(
         "refused": _l("Refused"),
         "not_reached": _l("Not reached"),
         "revoked": _l("Revoked"),
+        "completed": _l("Completed"),
+        "partial": _l("Partial"),
+        "not_started": _l("Not started"),
+        "speeder": _l("Speeder"),
+        "straightlining": _l("Straight-lining"),
+        "duplicate": _l("Suspected duplicate"),
     }
 )
 
@@ -76,11 +82,12 @@ def register(app: Flask) -> None:
         admin_audit,
         admin_frames,
         admin_invitations,
+        admin_monitoring,
         admin_projects,
         admin_samples,
         admin_users,
     )
 
     app.register_blueprint(bp)
-    for module in (admin_projects, admin_frames, admin_samples, admin_invitations, admin_audit, admin_users):
+    for module in (admin_projects, admin_frames, admin_samples, admin_invitations, admin_monitoring, admin_audit, admin_users):
         app.register_blueprint(module.bp)

@@ -100,3 +100,36 @@ def build_world(app: Flask) -> World:
         record = make_draw(session, project, frame, people["owner"])
         session.expunge_all()
         return World(people, project, frame, record)
+
+
+def publish_questionnaire(session: Session, project: SurveyProject) -> Any:
+    """The demo satisfaction questionnaire (two 8-item matrices), published on ``project``."""
+    from survey_app.services import demo_questionnaires, questionnaires
+
+    version = questionnaires.import_xlsform(session, project, demo_questionnaires.satisfaction_xlsform(), "s.xlsx", actor_label="test")
+    questionnaires.publish(session, version, actor_label="test")
+    session.flush()
+    return version
+
+
+def add_response(session: Session, project: SurveyProject, version: Any, unit: Any, *, complete: bool = True, answers: dict[str, Any] | None = None, seconds: float = 300.0, day: date | None = None) -> Any:
+    """A response for a sampled unit, as the respondent pages would leave it."""
+    from datetime import UTC, datetime, time
+
+    from survey_app.models import Response, ResponseStatus
+
+    submitted = datetime.combine(day or date.today(), time(10, 0), UTC)
+    values = answers if answers is not None else {f"i{k:02d}": str((k + unit.id) % 5 + 1) for k in range(1, 17)} | {"county": "c1", "unit": str(unit.id)}
+    response = Response(
+        project_id=project.id,
+        version_id=version.id,
+        sample_unit_id=unit.id,
+        status=ResponseStatus.COMPLETE if complete else ResponseStatus.PARTIAL,
+        answers=values,
+        paradata={"pages": {"about": seconds / 2, "indicators_a": seconds / 2}, "visits": 1},
+        started_at=submitted - timedelta(seconds=seconds),
+        submitted_at=submitted if complete else None,
+    )
+    session.add(response)
+    session.flush()
+    return response

@@ -51,6 +51,8 @@ EXPECTED = {
     "admin_invitations.export_xlsx": "manage",
     "admin_invitations.qr": "manage",
     "admin_invitations.remind": "manage",
+    "admin_monitoring.index": "results",
+    "admin_monitoring.chart": "results",
     "admin_audit.index": "admin",
     "admin_audit.export": "admin",
     "admin_users.index": "admin",
@@ -84,6 +86,7 @@ def _params(app: Flask, world: World) -> dict[str, Any]:
             "level": 1,
             "invitation_id": invitation.id,
             "kind": "svg",
+            "chart": "outcomes",
         }
 
 
