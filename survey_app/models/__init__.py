@@ -25,7 +25,15 @@ from survey_app.models.questionnaires import (
     VersionStatus,
 )
 from survey_app.models.responses import PageSubmission, Response, ResponseStatus
-from survey_app.models.review import ReviewerAssignment, ReviewLevel
+from survey_app.models.review import (
+    ReviewDecision,
+    ReviewDecisionKind,
+    ReviewEdit,
+    ReviewerAssignment,
+    ReviewLevel,
+    ReviewRecord,
+    ReviewStatus,
+)
 from survey_app.models.surveys import SurveyProject, SurveyStatus
 from survey_app.models.users import Role, User
 from survey_app.models.weighting_schemes import (
@@ -64,7 +72,12 @@ __all__ = [
     "ResponseStatus",
     "ProjectGrant",
     "ResponseWeight",
+    "ReviewDecision",
+    "ReviewDecisionKind",
+    "ReviewEdit",
     "ReviewLevel",
+    "ReviewRecord",
+    "ReviewStatus",
     "ReviewerAssignment",
     "Role",
     "RunStatus",
