@@ -198,6 +198,8 @@ class _Builder:
             if not source:
                 continue
             columns = None
+            if column == "choice_filter" and item.get("type") not in ("select_one", "select_multiple"):
+                continue  # already reported: only choice questions take a filter
             if column == "choice_filter":
                 entries = lists.get(item.get("list") or "", [])
                 columns = {"name"} | {c for e in entries for c in e["columns"]}

@@ -209,7 +209,7 @@ def _questionnaire(session: Session, project: SurveyProject, data: bytes, filena
     summary.created.append(f"questionnaire {project.code} v{version.number}")
 
 
-def _demo_sample(session: Session, project: SurveyProject, size: int = 5) -> list[SampleUnit]:
+def demo_sample(session: Session, project: SurveyProject, size: int = 5) -> list[SampleUnit]:
     frame = SamplingFrame(project_id=project.id, name="演示毕业生名单 Demo graduates", source_filename="demo",
                           columns={"unit_id": "student_no", "stratum": "college", "contact": [], "attributes": ["college"]},
                           row_count=size * 4, status=FrameStatus.READY)
@@ -243,7 +243,7 @@ def load(session: Session, summary: Any) -> None:
         invitations.create_open_link(session, satisfaction, "演示公开链接 Demo open link", actor_label=ACTOR)
         summary.created.append(f"open link {SATISFACTION}")
     if not invitations.list_for_project(session, graduate, InvitationKind.PERSONAL):
-        invitations.issue_personal(session, graduate, _demo_sample(session, graduate), actor_label=ACTOR)
+        invitations.issue_personal(session, graduate, demo_sample(session, graduate), actor_label=ACTOR)
         summary.created.append(f"personal invitations {GRADUATE}")
 
 

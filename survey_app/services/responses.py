@@ -41,7 +41,7 @@ from survey_app.models import (
 )
 from survey_app.models.base import utcnow
 from survey_app.questionnaire.runtime import INPUT_PREFIX, MESSAGES, Form, PageResult
-from survey_app.services import invitations, questionnaires
+from survey_app.services import invitations, questionnaires, quotas
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_PAGE_SECONDS = 6 * 3600
@@ -115,6 +115,11 @@ class PageOutcome:
     page: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     visit: Visit | None = None
+    replayed: bool = False  # the key was already used: nothing must be written
+
+    @property
+    def writes(self) -> bool:
+        return self.kind != "errors" and not self.replayed
 
 
 def _resume(session: Session, invitation: Invitation, cookie_response_id: int | None) -> Response | None:
@@ -157,8 +162,8 @@ def replay(session: Session, key: str) -> PageOutcome | None:
     if done is None:
         return None
     if done.outcome == "done":
-        return PageOutcome("done", done.response)
-    return PageOutcome("next", done.response, int(done.outcome.split(":", 1)[1]))
+        return PageOutcome("done", done.response, replayed=True)
+    return PageOutcome("next", done.response, int(done.outcome.split(":", 1)[1]), replayed=True)
 
 
 def submit_page(session: Session, token: str, cookie_response_id: int | None, formdata: Mapping[str, list[str]], *,
@@ -188,6 +193,9 @@ def submit_page(session: Session, token: str, cookie_response_id: int | None, fo
     result = form.apply_page(page, formdata, response.answers, response.missing, language)
     _check_unique(session, form, page, response, result, secret, formdata)
     if not result.ok:
+        late = replay(session, key)  # a concurrent retry of this very POST finished meanwhile
+        if late is not None:
+            return late
         return PageOutcome("errors", response, page, result.errors, Visit(invitation, project, "form", response.version, response, page))
     outcome = _save(session, form, response, invitation, result, key=key, page=page, language=language,
                     user_agent=user_agent, shown_at=shown_at)
@@ -248,6 +256,7 @@ def _save(session: Session, form: Form, response: Response, invitation: Invitati
         if bad_page is not None:
             return PageOutcome("errors", response, bad_page, checked.errors)
         response.answers, response.missing = checked.answers, checked.missing
+        quotas.reserve(session, response)  # raises quotas.QuotaFull when a quota cell is full
         response.status = ResponseStatus.COMPLETE
         response.submitted_at = utcnow()
         if invitation.kind == InvitationKind.PERSONAL:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from survey_app import db
 from survey_app.questionnaire.presentation import page_view, progress
 from survey_app.services import responses
+from survey_app.services.quotas import QuotaFull
 from survey_app.services.responses import AlreadySubmitted, SurveyClosed, Visit
 
 bp = Blueprint("respond", __name__, url_prefix="/r")
@@ -89,13 +90,14 @@ def submit(token: str) -> ResponseReturnValue:
             page=_int_arg(request.form.get("page")) or 0, language=_language(),
             user_agent=request.headers.get("User-Agent", ""), client_ip=request.remote_addr or "",
             secret=current_app.config["SECRET_KEY"], shown_at=shown_at, today=date.today())
-        if outcome.kind != "errors":
+        if outcome.writes:
             session.commit()
-    except (SurveyClosed, AlreadySubmitted) as exc:
+    except (SurveyClosed, AlreadySubmitted, QuotaFull) as exc:
         session.rollback()
         visit = responses.visit(session, token, _cookie_response_id(), today=date.today())
         template = "respond/done.html" if isinstance(exc, AlreadySubmitted) else "respond/closed.html"
-        return render_template(template, project=visit.project, state=visit.state, already=True), exc.status
+        state = "quota_full" if isinstance(exc, QuotaFull) else visit.state
+        return render_template(template, project=visit.project, state=state, already=True), exc.status
     except IntegrityError:
         session.rollback()  # a concurrent retry of the same page won the race
         outcome = responses.replay(session, key) or responses.PageOutcome("next", None)
@@ -104,6 +106,7 @@ def submit(token: str) -> ResponseReturnValue:
         page = _render(outcome.visit, outcome.page, errors=outcome.errors, raw=raw, status=422)
         session.rollback()  # a page with problems writes nothing
         return page
+    session.rollback()  # nothing left to write (a replayed key, or already committed)
     target = url_for("respond.done", token=token) if outcome.kind == "done" else url_for("respond.start", token=token)
     reply = redirect(target, code=303)
     if outcome.response is not None:
