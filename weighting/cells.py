@@ -63,24 +63,31 @@ def require_complete(data: pd.DataFrame, columns: Sequence[Hashable], argument: 
             )
 
 
-def match_levels(values: pd.Series, levels: Sequence[Any], argument: str) -> IntArray:
+def match_levels(values: pd.Series | pd.Index, levels: Sequence[Any], argument: str) -> IntArray:
     """Codes of ``values`` in ``levels`` (position in the list); error on unknown values.
+
+    ``values`` is a column, or a :class:`pandas.MultiIndex` of several columns whose levels
+    are tuples.
 
     Examples
     --------
     >>> match_levels(pd.Series(["b", "a", "b"]), ["a", "b"], "margins['x']")
     array([1, 0, 1])
+    >>> frame = pd.DataFrame({"s": ["f", "m"], "a": ["y", "y"]})
+    >>> match_levels(pd.MultiIndex.from_frame(frame), [("m", "y"), ("f", "y")], "margins")
+    array([1, 0])
     """
-    index = pd.Index(list(levels))
+    index = pd.Index(list(levels), tupleize_cols=True)
     if index.has_duplicates:
         dup = index[index.duplicated()].tolist()
         raise WeightingError(f"{argument} lists level(s) {dup} more than once")
     codes = np.asarray(index.get_indexer(values), dtype=np.intp)
     unmatched = codes < 0
     if unmatched.any():
-        unknown = pd.unique(values.to_numpy()[unmatched])[:5].tolist()
+        unknown = pd.unique(np.asarray(values[unmatched], dtype=object))[:5].tolist()
+        name = values.names if isinstance(values, pd.MultiIndex) else values.name
         raise WeightingError(
-            f"{argument}: data column {values.name!r} has value(s) {unknown} with no level in "
+            f"{argument}: data column {name!r} has value(s) {unknown} with no level in "
             f"{argument} (levels: {index.tolist()[:10]})"
         )
     return codes

@@ -40,7 +40,12 @@ class _Margin:
             raise WeightingError(f"{argument} must be a non-empty mapping of level -> count")
         self.column = column
         self.levels = list(targets.keys())
-        self.codes = match_levels(data[column], self.levels, argument)
+        values = (
+            pd.MultiIndex.from_frame(data[list(column)])
+            if isinstance(column, tuple)
+            else data[column]
+        )
+        self.codes = match_levels(values, self.levels, argument)
         counts = np.array([float(v) for v in targets.values()], dtype=np.float64)
         bad = ~np.isfinite(counts) | (counts <= 0)
         if bad.any():
@@ -121,7 +126,9 @@ def rake(
         Current weights.
     margins : mapping
         ``{column: {level: count}}``; every value of the column must be a level, every count
-        positive, and all margins must share the same grand total.
+        positive, and all margins must share the same grand total. A margin over crossed
+        columns has a tuple key and tuple levels: ``{("sex", "age"): {("f", "young"): 120,
+        ...}}`` (R's ``rake(design, list(~sex + age, ~region), ...)``).
     max_iter : int, default 100
         Maximum number of sweeps over the margins.
     tol : float, default 1e-10
@@ -177,8 +184,9 @@ def rake(
     if not tol > 0:
         raise WeightingError(f"tol must be positive, got {tol!r}")
     columns = list(margins.keys())
-    require_columns(data, columns, "margins")
-    require_complete(data, columns, "rake")
+    flat = [c for key in columns for c in (key if isinstance(key, tuple) else (key,))]
+    require_columns(data, flat, "margins")
+    require_complete(data, flat, "rake")
     w = check_weights(weights, len(data))
     ms = [_Margin(data, c, margins[c]) for c in columns]
     _check_margins(ms, w)

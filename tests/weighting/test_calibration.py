@@ -294,3 +294,28 @@ def test_property_linear_and_raking_hit_totals(seed, n):
             for level, count in totals["a"].items():
                 assert got[level] == pytest.approx(count, rel=1e-8)
             assert (adj.weights * data["x"]).sum() == pytest.approx(totals["x"], rel=1e-8)
+
+
+def test_rake_on_a_crossed_margin(sample):
+    data, w = sample
+    cells = data.groupby(["sex", "age"]).size()
+    crossed = {
+        key: 1000.0 * count / cells.sum() * (1.2 if key[0] == "f" else 0.9)
+        for key, count in cells.items()
+    }
+    # one crossed margin is post-stratification on the crossed cells
+    alone = rake(data, w, {("sex", "age"): crossed})
+    population = pd.DataFrame([{"sex": s, "age": a, "count": c} for (s, a), c in crossed.items()])
+    np.testing.assert_allclose(alone.weights, poststratify(data, w, population).weights, rtol=1e-12)
+    # with a second margin both are met
+    income = pd.cut(data["income"], [0, 30, 50, np.inf], labels=["lo", "mid", "hi"]).astype(str)
+    data2 = data.assign(band=income)
+    total = sum(crossed.values())
+    band = {"lo": 0.3 * total, "mid": 0.4 * total, "hi": 0.3 * total}
+    both = rake(data2, w, {("sex", "age"): crossed, "band": band}, tol=1e-13, max_iter=500)
+    got = pd.Series(both.weights).groupby([data2["sex"].to_numpy(), data2["age"].to_numpy()]).sum()
+    for key, count in crossed.items():
+        assert got[key] == pytest.approx(count, rel=1e-8)
+    assert weighted_totals(data2, both.weights, "band")["lo"] == pytest.approx(band["lo"], rel=1e-8)
+    with pytest.raises(WeightingError, match=r"\('sex', 'age'\).*\('m', 'old'\)"):
+        rake(data, w, {("sex", "age"): {k: v for k, v in crossed.items() if k != ("m", "old")}})
