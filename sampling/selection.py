@@ -90,6 +90,8 @@ def pps_systematic(
     """
     H = len(n_h)
     u = 1.0 - rng.random(H)
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.intp)
     certain = pi >= 1.0
     order = _stratum_order(codes, H)
     live = np.where(certain, 0.0, pi)[order]
@@ -103,7 +105,13 @@ def pps_systematic(
     stratum = np.repeat(np.arange(H), m_h)
     first = np.concatenate(([0], np.cumsum(m_h)[:-1]))
     j = np.arange(int(m_h.sum())) - first[stratum]
-    points = base[stratum] + u[stratum] + j
+    # The cumulated probabilities of a stratum span (V_0, V_N] = (base, end]; the points are laid
+    # on the span as computed in floating point, so that rounding in the running sum can never
+    # push the last point past the stratum's end (its exact length is m_h).
+    end = np.where(ends > 0, cum[np.maximum(ends - 1, 0)], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.where(m_h > 0, (end - base) / np.maximum(m_h, 1), 0.0)
+    points = base[stratum] + (u[stratum] + j) * step[stratum]
     hit = np.searchsorted(cum, points, side="left")
     hit = np.clip(hit, starts[stratum], ends[stratum] - 1)
     chosen = np.concatenate((order[hit], np.flatnonzero(certain)))

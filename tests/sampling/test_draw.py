@@ -258,9 +258,10 @@ def test_property_sizes_probabilities_and_weights(sizes, method, seed, data):
         assert got.tolist() == [n_h[h] for h in range(len(sizes))]
 
 
-def test_empty_frame():
-    empty = pd.DataFrame({"id": pd.Series([], dtype="int64")})
-    s = sampling.draw(empty, 0, rng=0)
+@pytest.mark.parametrize("method", METHODS)
+def test_empty_frame(method):
+    empty = pd.DataFrame({"id": pd.Series([], dtype="int64"), "x": pd.Series([], dtype="float64")})
+    s = sampling.draw(empty, 0, method=method, size="x", rng=0)
     assert len(s) == 0
     assert "design_weight" in s.columns
 
