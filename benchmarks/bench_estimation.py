@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import weighting  # noqa: E402
+import weighting
 
 R_SCRIPT = r"""
 suppressPackageStartupMessages({library(survey); library(jsonlite)})
