@@ -39,9 +39,7 @@ class _Auxiliaries:
     r_basis: tuple[FloatArray, FloatArray]
 
 
-def _model_matrix(
-    data: pd.DataFrame, totals: Mapping[Any, Any], w: FloatArray
-) -> _Auxiliaries:
+def _model_matrix(data: pd.DataFrame, totals: Mapping[Any, Any], w: FloatArray) -> _Auxiliaries:
     """Indicator columns for categorical totals and numeric columns, as R's ``model.matrix``.
 
     The first categorical auxiliary contributes one indicator per level (it plays the part of
@@ -68,26 +66,34 @@ def _model_matrix(
             if not np.isfinite(counts).all() or (counts < 0).any():
                 raise WeightingError(f"{argument}: counts must be finite and non-negative")
             codes = match_levels(values, levels, argument)
+            has_units = np.bincount(codes[w > 0], minlength=len(levels)) > 0
+            unreachable = ~has_units & (counts > 0)
+            if unreachable.any():
+                raise WeightingError(
+                    f"{argument}: level(s) {[levels[k] for k in np.flatnonzero(unreachable)]} have "
+                    "no units with positive weight, so their counts cannot be met; collapse levels"
+                )
+            used = np.flatnonzero(has_units)  # a level with count 0 and no units is dropped (R)
             total = float(counts.sum())
             if grand is None:
                 grand = (column, total)
-                keep = range(len(levels))
+                keep = used
             else:
                 if not np.isclose(total, grand[1], rtol=GRAND_TOTAL_RTOL, atol=0):
                     raise WeightingError(
                         f"categorical totals disagree on the population size: "
                         f"totals[{grand[0]!r}] sums to {grand[1]!r} but {argument} sums to {total!r}"
                     )
-                keep = range(1, len(levels))
+                keep = used[1:]
             for k in keep:
                 columns.append((codes == k).astype(np.float64))
                 targets.append(float(counts[k]))
                 names.append(f"{column}={levels[k]}")
             reference = int(pd.Index(levels).argsort()[0])  # R: first level in sorted order
-            for k in range(len(levels)):
-                if k != reference:
-                    r_columns.append((codes == k).astype(np.float64))
-                    r_targets.append(float(counts[k]))
+            for j in range(len(levels)):
+                if j != reference:
+                    r_columns.append((codes == j).astype(np.float64))
+                    r_targets.append(float(counts[j]))
         else:
             if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
                 raise WeightingError(

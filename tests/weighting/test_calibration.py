@@ -199,11 +199,15 @@ def test_infeasible_bounds_warn(sample):
 
 def test_error_level_without_units(sample):
     data, w = sample
-    with pytest.raises(WeightingError, match=r"age=ancient.*no units"):
+    with pytest.raises(WeightingError, match=r"totals\['age'\].*\['ancient'\].*no units"):
         calibrate(data, w, {"age": {**AGE, "ancient": 5.0}})
-    # a level with population 0 and no units is dropped, as R drops it
+    with pytest.raises(WeightingError, match=r"totals\['age'\].*\['ancient'\].*no units"):
+        calibrate(data, w, {"sex": SEX, "age": {"ancient": 5.0, **AGE}})
+    # a level with population 0 and no units is dropped, as R drops it, wherever it is listed
     adj = calibrate(data, w, {"age": {**AGE, "ancient": 0.0}})
     assert "age=ancient" not in adj.details["names"]
+    first = calibrate(data, w, {"sex": SEX, "age": {"ancient": 0.0, **AGE}})
+    np.testing.assert_allclose(first.weights, calibrate(data, w, {"sex": SEX, "age": AGE}).weights)
 
 
 def test_error_unknown_level_names_it(sample):
