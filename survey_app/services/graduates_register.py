@@ -364,3 +364,9 @@ def graduate_page(session: Session, cohort: int, *, institution: str | None = No
     rows = list(session.scalars(stmt.order_by(Graduate.id).offset((max(page, 1) - 1) * per_page).limit(per_page)))
     return rows, total
 
+
+
+def history(session: Session, graduate: Graduate) -> list[DestinationChange]:
+    """The destination changes of a graduate, oldest first."""
+    return list(session.scalars(select(DestinationChange).where(DestinationChange.graduate_id == graduate.id)
+                                .order_by(DestinationChange.effective_on, DestinationChange.id)))

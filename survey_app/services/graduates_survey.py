@@ -123,9 +123,9 @@ def store_responses(session: Session, draw: GraduateDraw, responses: pd.DataFram
     return len(rows)
 
 
-def survey_frame(session: Session, draw: GraduateDraw) -> pd.DataFrame:
+def survey_frame(session: Session, draw: GraduateDraw, *, register: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per sampled graduate: design columns, register attributes, disposition, answers."""
-    register = snapshot(session, draw.cohort)
+    register = snapshot(session, draw.cohort) if register is None else register
     units = frame_of(session, select(GraduateSampleUnit.graduate_id, GraduateSampleUnit.stratum, GraduateSampleUnit.design_weight,
                                GraduateSampleUnit.stage, GraduateSampleUnit.disposition, GraduateSampleUnit.answers)
                         .where(GraduateSampleUnit.draw_id == draw.id).order_by(GraduateSampleUnit.id), ["graduate_id", "psu_stratum", "design_weight", "stage", "disposition", "answers"])
@@ -197,12 +197,13 @@ def weighted_design(frame: pd.DataFrame, register: pd.DataFrame, *, min_class_re
     return base.adjust_nonresponse("disposition", classes="nr_class").calibrate(totals)
 
 
-def survey_estimates(session: Session, draw: GraduateDraw, *, level: float = 0.95) -> dict[str, pd.DataFrame]:
+def survey_estimates(session: Session, draw: GraduateDraw, *, level: float = 0.95,
+                     frame: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Tidy estimate tables: ``overall`` and one per dimension of :data:`ESTIMATE_BY`."""
-    frame = survey_frame(session, draw)
+    register = snapshot(session, draw.cohort)
+    frame = survey_frame(session, draw, register=register) if frame is None else frame
     if not (frame["disposition"] == SurveyDisposition.RESPONDENT.value).any():
         raise ValidationFailed(_("No survey responses are recorded for this sample yet."), {"draw": [str(draw.id)]})
-    register = snapshot(session, draw.cohort)
     dsg = weighted_design(frame, register)
     variables = list(NUMERIC_ANSWERS)
     out = {"overall": dsg.mean(variables, level=level)}
@@ -211,9 +212,9 @@ def survey_estimates(session: Session, draw: GraduateDraw, *, level: float = 0.9
     return out
 
 
-def response_summary(session: Session, draw: GraduateDraw) -> pd.DataFrame:
+def response_summary(session: Session, draw: GraduateDraw, *, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """Sampled graduates and dispositions per institution (response rate)."""
-    frame = survey_frame(session, draw)
+    frame = survey_frame(session, draw) if frame is None else frame
     table = pd.crosstab(frame["institution"], frame["disposition"])
     for d in SurveyDisposition:
         if d.value not in table:

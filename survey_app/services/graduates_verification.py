@@ -160,6 +160,15 @@ def list_draws(session: Session, purpose: DrawPurpose, cohort: int | None = None
     return list(session.scalars(stmt))
 
 
+def unit_page(session: Session, draw: GraduateDraw, *, pending_only: bool = True, page: int = 1,
+              per_page: int = 50) -> list[GraduateSampleUnit]:
+    """Sampled graduates of a draw for the callback list (pending calls first when asked)."""
+    stmt = select(GraduateSampleUnit).where(GraduateSampleUnit.draw_id == draw.id)
+    if pending_only:
+        stmt = stmt.where(GraduateSampleUnit.outcome.is_(None))
+    return list(session.scalars(stmt.order_by(GraduateSampleUnit.id).offset((page - 1) * per_page).limit(per_page)))
+
+
 def _check_outcome(outcome: str, verified_code: str, reported: str, attempts: int, min_attempts: int) -> dict[str, str]:
     errors: dict[str, str] = {}
     if outcome == CallbackOutcome.DIFFERENT.value:

@@ -6,11 +6,20 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from survey_app.views import admin, admin_questionnaires, api, auth, main, respond
+    from survey_app.views import (
+        admin,
+        admin_graduates,
+        admin_questionnaires,
+        api,
+        auth,
+        main,
+        respond,
+    )
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     admin.register(app)
     app.register_blueprint(admin_questionnaires.bp)
     app.register_blueprint(respond.bp)
+    app.register_blueprint(admin_graduates.bp)
     api.init_app(app)
