@@ -201,7 +201,8 @@ def calibrate(
     -------
     Adjustment
         ``kind="calibrate"``; ``details`` has ``method``, ``bounds``, ``iterations``,
-        ``converged``, ``max_discrepancy``, the g-weight range and the auxiliary ``names``.
+        ``converged``, ``max_discrepancy``, the g-weight range, ``n_negative`` (negative
+        weights, possible with unbounded linear calibration) and the auxiliary ``names``.
 
     Raises
     ------
@@ -260,7 +261,12 @@ def calibrate(
         warnings.warn(
             f"calibration (method={method!r}, bounds={bounds!r}) did not converge in "
             f"max_iter={max_iter} iterations: relative discrepancy {fit.achieved[0]:.3g} for "
-            f"total {worst!r}; the bounds may be infeasible",
+            f"total {worst!r}; "
+            + (
+                "the bounds may be infeasible"
+                if bounds is not None
+                else "the totals may be out of reach of this distance function"
+            ),
             ConvergenceWarning,
             stacklevel=2,
         )
@@ -282,7 +288,8 @@ def calibrate(
 
     def residualize(z: FloatArray) -> FloatArray:
         Z, flat = as_matrix(z)
-        Y = np.divide(Z, v[:, None], out=np.zeros_like(Z), where=v[:, None] > 0)
+        # v < 0 for negative GREG weights; v = 0 only where the weight was 0 (z is 0 there)
+        Y = np.divide(Z, v[:, None], out=np.zeros_like(Z), where=v[:, None] != 0)
         out = (Y - Q @ (Y.T @ Q).T) * v[:, None]
         return out[:, 0] if flat else out
 
@@ -301,5 +308,6 @@ def calibrate(
             "max_discrepancy": float(fit.achieved[0]),
             "g_min": float(g[positive].min()),
             "g_max": float(g[positive].max()),
+            "n_negative": int(np.sum(new < 0)),
         },
     )

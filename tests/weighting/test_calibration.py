@@ -323,3 +323,17 @@ def test_rake_on_a_crossed_margin(sample):
     assert weighted_totals(data2, both.weights, "band")["lo"] == pytest.approx(band["lo"], rel=1e-8)
     with pytest.raises(WeightingError, match=r"\('sex', 'age'\).*\('m', 'old'\)"):
         rake(data, w, {("sex", "age"): {k: v for k, v in crossed.items() if k != ("m", "old")}})
+
+
+def test_negative_greg_weights_keep_the_residual_formula(sample):
+    data, w = sample
+    adj = calibrate(data, w, {"sex": SEX, "income": 5_000.0})  # far below the sample total
+    assert adj.details["n_negative"] > 0
+    g = adj.weights / w
+    X = np.column_stack([data["sex"] == "f", data["sex"] == "m", data["income"]]).astype(float)
+    whalf = np.sqrt(w)
+    v = g * whalf
+    z = np.random.default_rng(6).normal(size=(len(w), 1))
+    beta, *_ = np.linalg.lstsq(X * whalf[:, None], z / v[:, None], rcond=None)
+    expected = (z / v[:, None] - (X * whalf[:, None]) @ beta) * v[:, None]
+    np.testing.assert_allclose(adj.residualize(z), expected, rtol=1e-8, atol=1e-10)
