@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from sampling.errors import SamplingError
+from sampling.errors import SamplingError, shown
 
 
-def stratum_pps_probabilities(size: np.ndarray, codes: np.ndarray, n_h: np.ndarray) -> np.ndarray:
+def stratum_pps_probabilities(
+    size: np.ndarray, codes: np.ndarray, n_h: np.ndarray, labels: Sequence[Any] | None = None
+) -> np.ndarray:
     """Inclusion probabilities ``pi_i`` proportional to ``size`` within each stratum code.
 
     ``size`` must be finite and non-negative, ``codes`` integer codes ``0..H-1`` and ``n_h`` the
-    sample size per code. Units whose ``pi_i`` reach 1 become certainty units and the remaining
+    sample size per code (``labels`` name the codes in error messages). Units whose ``pi_i`` reach 1 become certainty units and the remaining
     size is rescaled to the remaining sample size, until no new certainty unit appears; the loop
     runs over certainty rounds (a few), each round one vectorised pass over all units.
     """
     H = len(n_h)
-    positive = np.bincount(codes, weights=(size > 0).astype(np.float64), minlength=H)
+    positive = np.bincount(codes[size > 0], minlength=H)
     short = np.flatnonzero(n_h > positive)
     if len(short):
         h = int(short[0])
+        name = shown(labels[h]) if labels is not None else f"code {h}"
         raise SamplingError(
             f"n_h={int(n_h[h])} exceeds the {int(positive[h])} units with a positive size in stratum "
-            f"code {h}; a size-proportional design cannot draw more units than have size > 0"
+            f"{name}; a size-proportional design cannot draw more units than have size > 0"
         )
     certain = np.zeros(len(size), dtype=bool)
     n_certain: np.ndarray = np.zeros(H, dtype=np.float64)
@@ -75,4 +79,6 @@ def inclusion_probabilities(size: Any, n: int) -> np.ndarray:
         raise SamplingError("size must be a one-dimensional array of finite non-negative numbers")
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
         raise SamplingError(f"n must be a non-negative integer, got {n!r}")
-    return stratum_pps_probabilities(x, np.zeros(len(x), dtype=np.intp), np.array([float(n)]))
+    return stratum_pps_probabilities(
+        x, np.zeros(len(x), dtype=np.intp), np.array([float(n)]), labels=["all"]
+    )

@@ -263,7 +263,9 @@ def _select(
     n_h = _stratum_sizes(n, labels, N_h, strata, options)
 
     if method in ("pps_systematic", "poisson"):
-        pi_all = selection.pps_probabilities(size_values(frame, size, method), codes, n_h)
+        pi_all = selection.pps_probabilities(
+            size_values(frame, size, method), codes, n_h, labels.tolist()
+        )
         if method == "pps_systematic":
             positions = selection.pps_systematic(codes, pi_all, n_h, generator)
         else:

@@ -6,6 +6,9 @@ random generator in a documented, machine-independent way, so that a seed reprod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from sampling.probability import stratum_pps_probabilities
@@ -118,9 +121,11 @@ def pps_systematic(
     return np.sort(chosen)
 
 
-def pps_probabilities(size: np.ndarray, codes: np.ndarray, n_h: np.ndarray) -> np.ndarray:
+def pps_probabilities(
+    size: np.ndarray, codes: np.ndarray, n_h: np.ndarray, labels: Sequence[Any] | None = None
+) -> np.ndarray:
     """Inclusion probabilities proportional to ``size`` within strata (see ``probability``)."""
-    return stratum_pps_probabilities(size, codes, n_h.astype(np.float64))
+    return stratum_pps_probabilities(size, codes, n_h.astype(np.float64), labels)
 
 
 def poisson(pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -207,6 +207,9 @@ def test_too_few_positive_sizes_rejected():
     frame = pd.DataFrame({"size": [0.0, 0.0, 1.0, 2.0]})
     with pytest.raises(SamplingError, match="positive size"):
         sampling.draw(frame, 3, method="pps_systematic", size="size")
+    frame["h"] = ["x", "x", "y", "y"]
+    with pytest.raises(SamplingError, match="the 0 units with a positive size in stratum 'x'"):
+        sampling.draw(frame, {"x": 1, "y": 1}, strata="h", method="poisson", size="size")
 
 
 def test_output_column_clash_rejected(frame):
