@@ -191,9 +191,8 @@ def rake(
     ms = [_Margin(data, c, margins[c]) for c in columns]
     _check_margins(ms, w)
     joint_codes = np.zeros(len(data), dtype=np.intp)
-    for m in ms:
-        joint_codes = joint_codes * len(m.levels) + m.codes
-    joint_codes = pd.factorize(joint_codes)[0].astype(np.intp)
+    for m in ms:  # cells of the cross-classification, renumbered at each step (no overflow)
+        joint_codes = pd.factorize(joint_codes * len(m.levels) + m.codes)[0].astype(np.intp)
     joint = indicator(joint_codes, int(joint_codes.max()) + 1)
 
     W, steps, iterations, converged = _ipf(
