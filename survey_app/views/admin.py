@@ -24,8 +24,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 # Per-project pages each role can open from the dashboard (endpoint, label).
 PROJECT_LINKS: dict[str, list[tuple[str, Any]]] = {
-    "admin": [("admin_projects.show", _l("Overview")), ("admin_monitoring.index", _l("Monitoring"))],
-    "designer": [("admin_projects.show", _l("Overview")), ("admin_monitoring.index", _l("Monitoring"))],
+    "admin": [("admin_projects.show", _l("Overview")), ("admin_monitoring.index", _l("Monitoring")), ("admin_review.setup", _l("Review chain"))],
+    "designer": [("admin_projects.show", _l("Overview")), ("admin_monitoring.index", _l("Monitoring")), ("admin_review.setup", _l("Review chain"))],
     "reviewer": [],
     "statistician": [("admin_monitoring.index", _l("Monitoring"))],
 }
@@ -53,6 +53,14 @@ ENUM_LABELS.update(
         "speeder": _l("Speeder"),
         "straightlining": _l("Straight-lining"),
         "duplicate": _l("Suspected duplicate"),
+        "pending": _l("Waiting for review"),
+        "returned": _l("Returned to the respondent"),
+        "approved": _l("Approved"),
+        "rejected": _l("Rejected"),
+        "approve": _l("Approve"),
+        "return_respondent": _l("Return to the respondent"),
+        "return_previous": _l("Return to the previous level"),
+        "reject": _l("Reject"),
     }
 )
 
@@ -84,10 +92,11 @@ def register(app: Flask) -> None:
         admin_invitations,
         admin_monitoring,
         admin_projects,
+        admin_review,
         admin_samples,
         admin_users,
     )
 
     app.register_blueprint(bp)
-    for module in (admin_projects, admin_frames, admin_samples, admin_invitations, admin_monitoring, admin_audit, admin_users):
+    for module in (admin_projects, admin_frames, admin_samples, admin_invitations, admin_monitoring, admin_review, admin_audit, admin_users):
         app.register_blueprint(module.bp)

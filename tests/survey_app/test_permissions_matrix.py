@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
 
 from survey_app import db
-from survey_app.models import Invitation, ProjectGrant
+from survey_app.models import Invitation, ProjectGrant, ReviewerAssignment, SampleUnit
 from survey_app.services import frame_files, invitations_export
 
-from .admin_world import ROLES, World, build_world, frame_csv
+from .admin_world import ROLES, World, add_response, build_world, frame_csv, publish_questionnaire
 
 # category -> roles allowed to open the page
 ALLOWED = {
@@ -53,13 +54,22 @@ EXPECTED = {
     "admin_invitations.remind": "manage",
     "admin_monitoring.index": "results",
     "admin_monitoring.chart": "results",
+    "admin_review.mine": "any",
+    "admin_review.setup": "manage",
+    "admin_review.unassign": "manage",
+    "admin_review.queue": "review",
+    "admin_review.show": "review",
+    "admin_review.decide": "review",
+    "admin_review.edit": "review",
     "admin_audit.index": "admin",
     "admin_audit.export": "admin",
     "admin_users.index": "admin",
     "admin_users.update": "admin",
 }
-# Routes owned by another engineer (questionnaire pages) are checked by their own tests.
-FOREIGN_PREFIXES = ("admin_questionnaires.",)
+# The admin blueprints of this module's pages; every one of their routes must be declared above.
+# Admin routes of other blueprints (questionnaires, graduates, ...) are checked for the one rule
+# that holds for all: an anonymous visitor is sent to the log-in page.
+OWN_BLUEPRINTS = {"admin", "admin_projects", "admin_frames", "admin_samples", "admin_invitations", "admin_monitoring", "admin_review", "admin_audit", "admin_users"}
 
 
 @pytest.fixture
@@ -75,6 +85,11 @@ def _params(app: Flask, world: World) -> dict[str, Any]:
         session.commit()
         invitation = session.scalars(select(Invitation)).first()
         assert invitation is not None
+        version = publish_questionnaire(session, session.merge(world.project))
+        response = add_response(session, session.merge(world.project), version, session.scalars(select(SampleUnit)).first())
+        assignment = session.scalars(select(ReviewerAssignment)).first()
+        assert assignment is not None
+        session.commit()
         staged = frame_files.stage_upload(app.config["FRAME_UPLOAD_DIR"], "more.csv", io.BytesIO(frame_csv(10)), project_id=world.project.id, user_id=world.users["owner"].id)
         return {
             "project_id": world.project.id,
@@ -87,11 +102,26 @@ def _params(app: Flask, world: World) -> dict[str, Any]:
             "invitation_id": invitation.id,
             "kind": "svg",
             "chart": "outcomes",
+            "response_id": response.id,
+            "assignment_id": assignment.id,
         }
 
 
-def _admin_rules(app: Flask) -> list[Any]:
-    return [r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and not r.endpoint.startswith(FOREIGN_PREFIXES)]
+def _admin_rules(app: Flask, own: bool = True) -> list[Any]:
+    return [r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and (r.endpoint.split(".")[0] in OWN_BLUEPRINTS) == own]
+
+
+def test_every_other_admin_route_needs_a_login(app: Flask) -> None:
+    client = app.test_client()
+    rules = _admin_rules(app, own=False)
+    for rule in rules:
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{name: 1 if isinstance(rule._converters[name], IntegerConverter) else "x" for name in rule.arguments})
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method)
+            assert response.status_code == 302 and "/login" in response.headers["Location"], f"{method} {url}: {response.status_code}"
 
 
 def test_every_admin_route_has_a_declared_permission(app: Flask) -> None:
@@ -128,10 +158,10 @@ def test_every_admin_route_as_every_role(app: Flask, world: World) -> None:
 def test_unknown_objects_are_404(app: Flask, world: World) -> None:
     admin = world.client_for(app, "admin")
     params = _params(app, world)
-    missing = {**params, "project_id": 99999, "frame_id": 99999, "draw_id": 99999, "grant_id": 99999, "user_id": 99999, "token": "0" * 32, "invitation_id": 99999}
+    missing = {**params, "project_id": 99999, "frame_id": 99999, "draw_id": 99999, "grant_id": 99999, "user_id": 99999, "token": "0" * 32, "invitation_id": 99999, "response_id": 99999}
     checked = 0
     for rule in _admin_rules(app):
-        ids = [a for a in rule.arguments if a in ("project_id", "frame_id", "draw_id", "token", "user_id", "invitation_id")]
+        ids = [a for a in rule.arguments if a in ("project_id", "frame_id", "draw_id", "token", "user_id", "invitation_id", "response_id")]
         if not ids or "GET" not in rule.methods:
             continue
         with app.test_request_context():
