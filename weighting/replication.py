@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,11 +60,12 @@ class ReplicateWeights:
 
 def _psus(
     strata_codes: ArrayLike | None, psu_codes: ArrayLike | None, n: int
-) -> tuple[IntArray, IntArray, IntArray]:
+) -> tuple[IntArray, IntArray, IntArray, list[Any]]:
     """PSU index of every unit and stratum of every PSU, both in order of first appearance.
 
     PSUs are identified by (stratum, psu) pairs, so PSU codes may be reused across strata.
-    Returns (unit_psu, psu_stratum, stratum_size) with strata numbered by first appearance.
+    Returns (unit_psu, psu_stratum, stratum_size, stratum_labels) with strata numbered by
+    first appearance.
     """
     strata = np.zeros(n, dtype=np.int64) if strata_codes is None else np.asarray(strata_codes)
     psu = np.arange(n) if psu_codes is None else np.asarray(psu_codes)
@@ -73,21 +75,23 @@ def _psus(
         )
     if pd.isna(strata).any() or pd.isna(psu).any():
         raise WeightingError("strata_codes and psu_codes must not have missing values")
-    stratum = pd.factorize(strata)[0].astype(np.intp)
+    stratum_, labels = pd.factorize(strata)
+    stratum = stratum_.astype(np.intp)
     unit_psu = pd.factorize(pd.MultiIndex.from_arrays([stratum, psu]))[0].astype(np.intp)
     first = np.unique(unit_psu, return_index=True)[1]
     psu_stratum = stratum[first]
-    return unit_psu, psu_stratum, np.bincount(psu_stratum).astype(np.intp)
+    size = np.bincount(psu_stratum).astype(np.intp)
+    return unit_psu, psu_stratum, size, list(np.asarray(labels).tolist())
 
 
 def _jackknife(
-    unit_psu: IntArray, psu_stratum: IntArray, size: IntArray
+    unit_psu: IntArray, psu_stratum: IntArray, size: IntArray, labels: list[Any]
 ) -> tuple[FloatArray, FloatArray]:
     lonely = np.flatnonzero(size < 2)
     if lonely.size:
         raise WeightingError(
-            f"jackknife needs at least 2 PSUs per stratum; stratum number(s) "
-            f"{(lonely + 1).tolist()[:5]} (in order of appearance) have one"
+            f"jackknife needs at least 2 PSUs per stratum; strata_codes "
+            f"{[labels[k] for k in lonely[:5]]} have one"
         )
     n_psu = psu_stratum.size
     unit_stratum = psu_stratum[unit_psu]
@@ -105,6 +109,7 @@ def _brr(
     unit_psu: IntArray,
     psu_stratum: IntArray,
     size: IntArray,
+    labels: list[Any],
     rho: float,
 ) -> FloatArray:
     if strata_codes is None or size.size < 1:
@@ -112,8 +117,8 @@ def _brr(
     wrong = np.flatnonzero(size != 2)
     if wrong.size:
         raise WeightingError(
-            f"BRR and Fay need exactly 2 PSUs per stratum; stratum number(s) "
-            f"{(wrong + 1).tolist()[:5]} (in order of appearance) have {size[wrong].tolist()[:5]}"
+            f"BRR and Fay need exactly 2 PSUs per stratum; strata_codes "
+            f"{[labels[k] for k in wrong[:5]]} have {size[wrong].tolist()[:5]}"
         )
     # R numbers the strata in sorted order of their labels: here, of their codes.
     strata = np.asarray(strata_codes)
@@ -132,14 +137,15 @@ def _bootstrap(
     unit_psu: IntArray,
     psu_stratum: IntArray,
     size: IntArray,
+    labels: list[Any],
     replicates: int,
     rng: np.random.Generator,
 ) -> FloatArray:
     lonely = np.flatnonzero(size < 2)
     if lonely.size:
         raise WeightingError(
-            f"the rescaling bootstrap needs at least 2 PSUs per stratum; stratum number(s) "
-            f"{(lonely + 1).tolist()[:5]} (in order of appearance) have one"
+            f"the rescaling bootstrap needs at least 2 PSUs per stratum; strata_codes "
+            f"{[labels[k] for k in lonely[:5]]} have one"
         )
     n_psu = psu_stratum.size
     by_stratum = np.argsort(psu_stratum, kind="stable")
@@ -236,18 +242,18 @@ def replicate_weights(
         raise WeightingError(f"replicates= only applies to method='bootstrap', not {method!r}")
     if fay is not None and method != "fay":
         raise WeightingError(f"fay= only applies to method='fay', not {method!r}")
-    unit_psu, psu_stratum, size = _psus(strata_codes, psu_codes, w.size)
+    unit_psu, psu_stratum, size, labels = _psus(strata_codes, psu_codes, w.size)
     if method == "jk1":
         if size.size > 1:
             raise WeightingError(
                 f"method='jk1' is for unstratified designs but strata_codes has {size.size} "
                 "strata; use method='jkn'"
             )
-        factors, _ = _jackknife(unit_psu, psu_stratum, size)
+        factors, _ = _jackknife(unit_psu, psu_stratum, size, labels)
         n_psu = float(size[0])
         scale, rscales = (n_psu - 1.0) / n_psu, np.ones(factors.shape[1])
     elif method == "jkn":
-        factors, rscales = _jackknife(unit_psu, psu_stratum, size)
+        factors, rscales = _jackknife(unit_psu, psu_stratum, size, labels)
         scale = 1.0
     elif method in ("brr", "fay"):
         rho = 0.0
@@ -255,14 +261,14 @@ def replicate_weights(
             rho = DEFAULT_FAY if fay is None else float(fay)
             if not 0.0 < rho < 1.0:
                 raise WeightingError(f"fay must be strictly between 0 and 1, got {fay!r}")
-        factors = _brr(strata_codes, unit_psu, psu_stratum, size, rho)
+        factors = _brr(strata_codes, unit_psu, psu_stratum, size, labels, rho)
         scale = 1.0 / (factors.shape[1] * (1.0 - rho) ** 2)
         rscales = np.ones(factors.shape[1])
     else:
         n_rep = DEFAULT_BOOTSTRAP_REPLICATES if replicates is None else int(replicates)
         if n_rep < 2:
             raise WeightingError(f"replicates must be at least 2, got {replicates!r}")
-        factors = _bootstrap(unit_psu, psu_stratum, size, n_rep, np.random.default_rng(rng))
+        factors = _bootstrap(unit_psu, psu_stratum, size, labels, n_rep, np.random.default_rng(rng))
         scale, rscales = 1.0 / (n_rep - 1.0), np.ones(n_rep)
     return ReplicateWeights(
         weights=w[:, None] * factors,
