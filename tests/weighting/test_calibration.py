@@ -337,3 +337,29 @@ def test_negative_greg_weights_keep_the_residual_formula(sample):
     beta, *_ = np.linalg.lstsq(X * whalf[:, None], z / v[:, None], rcond=None)
     expected = (z / v[:, None] - (X * whalf[:, None]) @ beta) * v[:, None]
     np.testing.assert_allclose(adj.residualize(z), expected, rtol=1e-8, atol=1e-10)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(20, 100))
+def test_property_rake_meets_every_margin_and_equals_raking_calibration(seed, n):
+    rng = np.random.default_rng(seed)
+    data = pd.DataFrame(
+        {
+            # every combination present: the margins are always jointly attainable
+            "a": np.concatenate([list("pppqqq"), rng.choice(["p", "q"], n - 6)]),
+            "b": np.concatenate([list("uvxuvx"), rng.choice(["u", "v", "x"], n - 6)]),
+        }
+    )
+    w = rng.uniform(1, 3, n)
+    share = rng.uniform(0.2, 0.8)
+    margins = {
+        "a": {"p": 100 * share, "q": 100 * (1 - share)},
+        "b": {"u": 30.0, "v": 30.0, "x": 40.0},
+    }
+    adj = rake(data, w, margins, tol=1e-13, max_iter=2000)
+    for column, target in margins.items():
+        got = weighted_totals(data, adj.weights, column)
+        for level, count in target.items():
+            assert got[level] == pytest.approx(count, rel=1e-8)
+    cal = calibrate(data, w, margins, method="raking", tol=1e-12)
+    np.testing.assert_allclose(cal.weights, adj.weights, rtol=1e-7)
