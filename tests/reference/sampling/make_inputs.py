@@ -47,5 +47,17 @@ def two_stage_sample() -> pd.DataFrame:
     )
 
 
+def stratified_sample() -> pd.DataFrame:
+    """The reference stratified srswor draw of graduates (Neyman allocation on a fixed sd)."""
+    frame = cohort_frame()
+    frame["employed"] = (np.arange(len(frame)) * 7919 % 10 < 7).astype(float)
+    population = frame["province"].value_counts().sort_index()
+    n_h = sampling.allocate(
+        population, 60, method="neyman", sd={"P1": 0.3, "P2": 0.5, "P3": 0.45}, min_n=5
+    )
+    return sampling.draw(frame, n_h, strata="province", rng=2718)
+
+
 if __name__ == "__main__":
     two_stage_sample().to_csv(HERE / "two_stage_sample.csv", index=False)
+    stratified_sample().to_csv(HERE / "stratified_sample.csv", index=False)

@@ -73,6 +73,13 @@ design <- svydesign(id = ~institution + graduate, strata = ~province,
 two_weights <- data.frame(graduate = two$graduate, weight = weights(design))
 total <- svytotal(~I(rep(1, nrow(two))), design)
 
+# 5. survey: one-stage stratified design from our stratified srswor sample
+one <- read.csv(file.path(out_dir, "stratified_sample.csv"))
+design1 <- svydesign(id = ~1, strata = ~province, fpc = ~stratum_population,
+                     weights = ~design_weight, data = one)
+mean1 <- svymean(~employed, design1)
+total1 <- svytotal(~employed, design1)
+
 fixtures <- list(
   versions = list(R = R.version.string, sampling = as.character(packageVersion("sampling")),
                   survey = as.character(packageVersion("survey"))),
@@ -84,7 +91,10 @@ fixtures <- list(
                 srswor_prob = srs_prob, systematic_prob = sys_prob, systematic_pik = sys_pik_all,
                 srswor_pik = srs_pik_all),
   two_stage = list(graduate = two_weights$graduate, weight = two_weights$weight,
-                   total = unname(coef(total)), total_se = unname(SE(total)))
+                   total = unname(coef(total)), total_se = unname(SE(total))),
+  stratified = list(graduate = one$graduate, weight = weights(design1),
+                    mean = unname(coef(mean1)), mean_se = unname(SE(mean1)),
+                    total = unname(coef(total1)), total_se = unname(SE(total1)))
 )
 write_json(fixtures, file.path(out_dir, "reference_sampling.json"), digits = NA, auto_unbox = TRUE,
            pretty = TRUE)
