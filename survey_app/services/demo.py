@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from survey_app.errors import NotFound
 from survey_app.models import Role, SurveyStatus, User
-from survey_app.services import demo_graduates, demo_questionnaires, surveys, users
+from survey_app.services import demo_fieldwork, demo_graduates, demo_questionnaires, surveys, users
 
 DEMO_ACTOR = "demo-loader"
 DEMO_USERS: tuple[tuple[Role, str, str, str], ...] = (
@@ -98,4 +98,5 @@ def load(session: Session, *, today: date | None = None) -> DemoSummary:
     session.flush()
     demo_questionnaires.load(session, summary)
     demo_graduates.load(session, summary)
+    demo_fieldwork.load(session, summary)
     return summary
