@@ -14,7 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from survey_app import db
+from survey_app import cli_api, db
 from survey_app.errors import AppError
 from survey_app.models import Role
 
@@ -111,11 +111,14 @@ def demo_load() -> None:
 
     for what, path in respondent_links(session):
         click.echo(f"Respondent link, {what}: http://127.0.0.1:5000{path}")
+    if getattr(summary, "api_token", None):  # statistics API demo token (services/demo_api.py), shown once
+        click.echo(f"Statistics API token of statistician@strata.example (shown once): {summary.api_token}")
 
 
 def init_app(app: Flask) -> None:
     for group in (db_group, user_group, demo_group):
         app.cli.add_command(group)
+    app.cli.add_command(cli_api.token_group)
 
 
 def _create_app() -> Flask:

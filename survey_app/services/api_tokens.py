@@ -152,6 +152,12 @@ def list_tokens(session: Session, viewer: User) -> list[ApiToken]:
     return list(session.scalars(query))
 
 
+def all_tokens(session: Session) -> list[ApiToken]:
+    """Every token, newest first (command line)."""
+    query = select(ApiToken).options(selectinload(ApiToken.surveys), selectinload(ApiToken.user)).order_by(ApiToken.id.desc())
+    return list(session.scalars(query))
+
+
 def get_token(session: Session, token_id: int, viewer: User) -> ApiToken:
     token = session.get(ApiToken, token_id)
     if token is None or (viewer.role != Role.ADMIN and token.user_id != viewer.id):
@@ -168,3 +174,41 @@ def revoke_token(session: Session, token: ApiToken, *, actor: User | None = None
             object_type="api_token", object_id=token.id, after=token.describe(),
         )
     return token
+
+
+def token_owners(session: Session, viewer: User) -> list[User]:
+    """Who ``viewer`` may create tokens for: admins pick any active statistician or admin."""
+    if viewer.role != Role.ADMIN:
+        return [viewer]
+    return list(session.scalars(select(User).where(User.is_active.is_(True), User.role.in_(TOKEN_ROLES)).order_by(User.email)))
+
+
+def issue_from_form(session: Session, viewer: User, values: dict[str, object]) -> IssuedToken:
+    """Create a token from the admin page's fields (owner id, name, scopes, surveys, days)."""
+    errors: dict[str, list[str]] = {}
+    owner_id = values.get("owner_id") or viewer.id
+    owner = session.get(User, int(str(owner_id))) if str(owner_id).isdigit() else None
+    if owner is None or owner not in token_owners(session, viewer):
+        errors["owner_id"] = ["choose a statistician or administrator"]
+    days = values.get("expires_in_days")
+    expires_at = None
+    if days not in (None, ""):
+        try:
+            count = int(str(days))
+        except ValueError:
+            count = 0
+        if not 1 <= count <= 3650:
+            errors["expires_in_days"] = ["enter a number of days from 1 to 3650, or leave it empty"]
+        else:
+            from datetime import timedelta
+
+            expires_at = utcnow() + timedelta(days=count)
+    if errors:
+        raise ValidationFailed("The API token is not valid.", errors)
+    assert owner is not None
+    raw_ids = values.get("project_ids") or []
+    project_ids = [int(str(i)) for i in raw_ids if str(i).isdigit()] if isinstance(raw_ids, list) else []
+    return create_token(
+        session, owner=owner, name=str(values.get("name") or ""), scopes=list(values.get("scopes") or []),  # type: ignore[call-overload]
+        project_ids=project_ids, all_surveys=bool(values.get("all_surveys")), expires_at=expires_at, actor=viewer,
+    )

@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session
 
 from survey_app.errors import NotFound
 from survey_app.models import Role, SurveyStatus, User
-from survey_app.services import demo_fieldwork, demo_graduates, demo_questionnaires, surveys, users
+from survey_app.services import (
+    demo_api,
+    demo_fieldwork,
+    demo_graduates,
+    demo_questionnaires,
+    surveys,
+    users,
+)
 
 DEMO_ACTOR = "demo-loader"
 DEMO_USERS: tuple[tuple[Role, str, str, str], ...] = (
@@ -99,4 +106,5 @@ def load(session: Session, *, today: date | None = None) -> DemoSummary:
     demo_questionnaires.load(session, summary)
     demo_graduates.load(session, summary)
     demo_fieldwork.load(session, summary)
+    summary.api_token = demo_api.load(session, summary).token  # type: ignore[attr-defined]
     return summary

@@ -63,24 +63,15 @@ def project_catalogue(session: Session, project: SurveyProject) -> dict[str, cod
 
 
 def _approved_response_ids(session: Session, project: SurveyProject) -> list[int]:
-    """Response ids approved at the final review level (issue 6's review service)."""
-    for module_name, function_name in (
-        ("survey_app.services.review", "final_approved_response_ids"),
-        ("survey_app.services.reviews", "final_approved_response_ids"),
-        ("survey_app.services.review", "approved_response_ids"),
-        ("survey_app.services.reviews", "approved_response_ids"),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        function = getattr(module, function_name, None)
-        if function is not None:
-            return [int(i) for i in function(session, project)]
-    raise ValidationFailed(
-        "Responses approved at the final review level are not available in this installation; use responses='complete'.",
-        {"responses": ["final-level review is not available"]},
-    )
+    """Response ids approved at the final review level (the review service of the admin pages)."""
+    try:
+        review = importlib.import_module("survey_app.services.review")
+    except ImportError as exc:
+        raise ValidationFailed(
+            "Responses approved at the final review level are not available in this installation; use responses='complete'.",
+            {"responses": ["final-level review is not available"]},
+        ) from exc
+    return [int(i) for i in review.approved_response_ids(session, project.id)]
 
 
 def _responses(session: Session, project: SurveyProject, which: str) -> pd.DataFrame:

@@ -40,7 +40,7 @@ def api_modules() -> list[str]:
     return sorted(
         f"survey_app.views.{m.name}"
         for m in pkgutil.iter_modules(views.__path__)
-        if m.name.startswith("api_") and m.name != "api_auth"
+        if m.name.startswith("api_") and m.name not in ("api_auth", "api_formats", "api_reference")
     )
 
 
@@ -67,6 +67,10 @@ def init_app(app: Flask) -> Api:
     }
     app.config.setdefault("API_SPEC_OPTIONS", spec_options)
     api = StrataApi(app)
+    from survey_app.views import admin_tokens, api_reference
+
+    app.register_blueprint(api_reference.bp)
+    app.register_blueprint(admin_tokens.bp)
     for name in api_modules():
         module = importlib.import_module(name)
         blp = getattr(module, "blp", None)
