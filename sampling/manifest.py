@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -19,6 +20,7 @@ ALGORITHM_VERSION = "strata.sampling/1"
 _HASH_KEY = "strata-frame-v01"  # 16 bytes, fixed so hashes agree across machines
 
 
+@functools.cache
 def library_version() -> str:
     """Installed version of the Strata distribution (``"unknown"`` when not installed)."""
     try:

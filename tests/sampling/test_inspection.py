@@ -190,3 +190,32 @@ def test_duplicate_ids_rejected(registers):
     doubled = pd.concat([inspectors, inspectors.iloc[:1]])
     with pytest.raises(SamplingError, match="duplicated ids, e.g. 'S000'"):
         _draw(units, doubled)
+
+
+def test_inspector_choice_is_uniform_among_eligible():
+    # one unit, four inspectors, one in conflict: each of the three eligible inspectors is picked
+    # with probability 2/3 (k = 2). Binomial z-bound, Bonferroni over 3 inspectors, alpha = 1e-6.
+    from scipy import stats
+
+    units = pd.DataFrame({"unit_code": ["U1"], "district": ["east"]})
+    inspectors = pd.DataFrame(
+        {"staff_no": ["A", "B", "C", "D"], "district": ["east", "west", "west", "north"]}
+    )
+    draws = 150
+    picks = pd.Series(0, index=["A", "B", "C", "D"])
+    for seed in range(draws):
+        result = sampling.draw_inspection(
+            units,
+            inspectors,
+            unit_id="unit_code",
+            inspector_id="staff_no",
+            share=1.0,
+            k=2,
+            conflict_attributes=["district"],
+            rng=seed,
+        )
+        picks[result.assignments["staff_no"]] += 1
+    assert picks["A"] == 0
+    z = stats.norm.isf(1e-6 / 6)
+    bound = z * np.sqrt(draws * (2 / 3) * (1 / 3))
+    assert (np.abs(picks[["B", "C", "D"]] - draws * 2 / 3) <= bound).all()
