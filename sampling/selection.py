@@ -65,7 +65,9 @@ def systematic(
     One uniform start per stratum (``rng.random(H)``): ``t_h = u_h N_h`` and the selected
     within-stratum ranks are ``floor((t_h + j N_h) / n_h)``, ``j = 0..n_h-1``, i.e. the fractional
     interval ``k = N_h / n_h`` with a random start in ``[0, k)`` (Cochran 1977 §8.1; Madow & Madow
-    1944), which selects exactly ``n_h`` units each with probability ``n_h / N_h``.
+    1944), which selects exactly ``n_h`` units each with probability ``n_h / N_h``. Some pairs of
+    units are never selected together (zero joint probabilities), as in every systematic design;
+    variance estimators then treat the sample as a stratified SRS (Wolter 2007, ch. 8).
     """
     H = len(n_h)
     u = rng.random(H)
@@ -89,7 +91,8 @@ def pps_systematic(
     probabilities ``V_i`` within a stratum are cut at ``u_h + j``, ``u_h`` uniform in ``(0, 1]``
     (``1 - rng.random(H)``), ``j = 0..m_h-1``: unit ``i`` is selected when ``V_{i-1} < u_h + j <= V_i``
     (Madow 1949; R ``sampling::UPsystematic``; Tillé 2006 §7.2), exactly ``m_h = n_h - certainty``
-    units.
+    units. Joint inclusion probabilities depend on the frame order and some are zero; the usual
+    with-replacement (Hansen-Hurwitz type) variance approximation applies (Wolter 2007, ch. 8).
     """
     H = len(n_h)
     u = 1.0 - rng.random(H)
