@@ -12,7 +12,10 @@ import hashlib
 import io
 import json
 import statistics
+import warnings
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -156,22 +159,31 @@ def quality(session: Session, project: SurveyProject) -> Quality:
     return result
 
 
-def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
+CHART_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "PingFang SC", "Microsoft YaHei", "DejaVu Sans"]
+
+
+@contextmanager
+def _chart_style() -> Iterator[None]:
+    """Text kept as text in the SVG (``svg.fonttype: none``), so the browser draws Chinese labels
+    with its own fonts even when the server has no CJK font; CJK fonts first when present."""
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    style = {"svg.fonttype": "none", "font.family": "sans-serif", "font.sans-serif": CHART_FONTS}
+    with matplotlib.rc_context(style), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        warnings.filterwarnings("ignore", message="findfont")
+        yield
 
-    figure = Figure(figsize=(width, height), dpi=96)
-    return figure
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure  # the object API: no pyplot state, safe in threads
+
+    return Figure(figsize=(width, height), dpi=96)
 
 
 def _svg(figure: Any) -> bytes:
     buffer = io.BytesIO()
-    import matplotlib
-
-    with matplotlib.rc_context({"svg.fonttype": "none", "font.family": ["sans-serif"]}):
-        figure.savefig(buffer, format="svg", bbox_inches="tight")
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
     return buffer.getvalue()
 
 
@@ -180,6 +192,11 @@ OUTCOME_COLOURS = {"completed": "#1e6b30", "partial": "#8fbf5a", "refused": "#b0
 
 def outcomes_chart(table: pd.DataFrame, labels: dict[str, str], title: str) -> bytes:
     """Stacked horizontal bars of the outcome shares per stratum (SVG)."""
+    with _chart_style():
+        return _outcomes_chart(table, labels, title)
+
+
+def _outcomes_chart(table: pd.DataFrame, labels: dict[str, str], title: str) -> bytes:
     rows = table
     figure = _figure(8, 0.45 * max(len(rows), 1) + 1.6)
     axes = figure.subplots()
@@ -199,6 +216,11 @@ def outcomes_chart(table: pd.DataFrame, labels: dict[str, str], title: str) -> b
 
 def progress_chart(table: pd.DataFrame, sampled: int, title: str, ylabel: str) -> bytes:
     """Cumulative completed responses by day, with the sample size as a reference line (SVG)."""
+    with _chart_style():
+        return _progress_chart(table, sampled, title, ylabel)
+
+
+def _progress_chart(table: pd.DataFrame, sampled: int, title: str, ylabel: str) -> bytes:
     figure = _figure(8, 3.2)
     axes = figure.subplots()
     if len(table):
