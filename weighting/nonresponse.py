@@ -11,6 +11,7 @@ from weighting.adjustment import Adjustment, FloatArray
 from weighting.cells import (
     as_matrix,
     check_weights,
+    combine_codes,
     group_sums,
     indicator,
     label,
@@ -104,9 +105,9 @@ def adjust_for_nonresponse(
             f"allowed: {list(DISPOSITIONS)}"
         )
     if class_columns:
-        codes_, uniques = pd.MultiIndex.from_frame(data[class_columns]).factorize()
-        codes = np.asarray(codes_, dtype=np.intp)
-        names = [label(u) for u in uniques]
+        codes, first_rows = combine_codes([data[c] for c in class_columns])
+        keys = data[class_columns].iloc[first_rows].itertuples(index=False, name=None)
+        names = [label(k if len(k) > 1 else k[0]) for k in keys]
     else:
         codes = np.zeros(len(data), dtype=np.intp)
         names = ["(all)"]

@@ -15,7 +15,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from weighting.adjustment import FloatArray
-from weighting.cells import check_weights
+from weighting.cells import check_weights, combine_codes
 from weighting.errors import WeightingError
 from weighting.hadamard import hadamard
 
@@ -77,8 +77,7 @@ def _psus(
         raise WeightingError("strata_codes and psu_codes must not have missing values")
     stratum_, labels = pd.factorize(strata)
     stratum = stratum_.astype(np.intp)
-    unit_psu = pd.factorize(pd.MultiIndex.from_arrays([stratum, psu]))[0].astype(np.intp)
-    first = np.unique(unit_psu, return_index=True)[1]
+    unit_psu, first = combine_codes([stratum, psu])
     psu_stratum = stratum[first]
     size = np.bincount(psu_stratum).astype(np.intp)
     return unit_psu, psu_stratum, size, list(np.asarray(labels).tolist())
