@@ -46,7 +46,14 @@ import psycopg  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from survey_app.models import Base, Invitation, InvitationStatus, PageSubmission, Response, ResponseStatus  # noqa: E402
+from survey_app.models import (  # noqa: E402
+    Base,
+    Invitation,
+    InvitationStatus,
+    PageSubmission,
+    Response,
+    ResponseStatus,
+)
 from survey_app.services import demo_questionnaires as demo  # noqa: E402
 from survey_app.services import invitations, questionnaires, surveys  # noqa: E402
 
