@@ -34,6 +34,18 @@ from survey_app.models.review import (
     ReviewRecord,
     ReviewStatus,
 )
+from survey_app.models.satisfaction import (
+    CountyLink,
+    IndexConfig,
+    IndexMethod,
+    InspectionDraw,
+    InspectionRegister,
+    PopulationCell,
+    PopulationTable,
+    QuotaCell,
+    RegisterKind,
+    SatisfactionRun,
+)
 from survey_app.models.surveys import SurveyProject, SurveyStatus
 from survey_app.models.users import Role, User
 from survey_app.models.weighting_schemes import (
@@ -45,6 +57,16 @@ from survey_app.models.weighting_schemes import (
 )
 
 __all__ = [
+    "CountyLink",
+    "IndexConfig",
+    "IndexMethod",
+    "InspectionDraw",
+    "InspectionRegister",
+    "PopulationCell",
+    "PopulationTable",
+    "QuotaCell",
+    "RegisterKind",
+    "SatisfactionRun",
     "ApiToken",
     "ApiTokenSurvey",
     "CallbackOutcome",

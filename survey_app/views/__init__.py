@@ -22,4 +22,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_questionnaires.bp)
     app.register_blueprint(respond.bp)
     app.register_blueprint(admin_graduates.bp)
+    from survey_app.views import admin_inspections, admin_satisfaction, public_inspections
+
+    for module in (admin_satisfaction, admin_inspections, public_inspections):
+        app.register_blueprint(module.bp)
     api.init_app(app)
