@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtri
 
 from sampling.errors import SamplingError
 
@@ -55,7 +55,7 @@ def _sizes(
     _check_open(p, "p", 0.0, 1.0)
     _check_open(deff, "deff", 0.0, np.inf)
     _check_open(response_rate, "response_rate", 0.0, 1.0, high_closed=True)
-    z = stats.norm.isf((1.0 - level) / 2.0)
+    z = -ndtri((1.0 - level) / 2.0)  # normal quantile 1 - alpha/2, as scipy.stats.norm.isf
     n0 = z**2 * p * (1.0 - p) / margin**2 * deff
     if population is None:
         n = n0

@@ -90,7 +90,7 @@ def test_unstratified_pps_matches_inclusion_probabilities():
     pi = sampling.inclusion_probabilities(SIZES, 5)
     hits = np.zeros(len(SIZES))
     rng = np.random.default_rng(11)
-    replicates = 300
+    replicates = 200
     for _ in range(replicates):  # also exercises the unstratified path and Generator reuse
         s = sampling.draw(frame, 5, method="pps_systematic", size="size", rng=rng)
         assert len(s) == 5
