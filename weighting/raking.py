@@ -55,7 +55,6 @@ class _Margin:
             )
         self.counts = counts
         self.S = indicator(self.codes, len(self.levels))
-        self.size = np.bincount(self.codes, minlength=len(self.levels)).astype(np.float64)
 
 
 def _check_margins(margins: list[_Margin], w: FloatArray) -> None:
@@ -161,7 +160,8 @@ def rake(
     the weighted influence values :math:`z`, ten rounds over the margins of
     :math:`z \leftarrow z - w^{(m)} \operatorname{ave}_m(z / w^{(m)})`, where :math:`w^{(m)}` are
     the weights after margin :math:`m` in the last sweep and :math:`\operatorname{ave}_m` the
-    unweighted mean within the level. This approximates the residual of the raking (GREG)
+    unweighted mean within the level over the units with positive weight (R would give
+    ``NaN`` with zero weights). This approximates the residual of the raking (GREG)
     regression on the margin indicators; ten rounds is R's fixed choice, mirrored so that
     standard errors agree with R. Units with zero weight keep a zero residual. With one margin
     this is not R's ``postStratify`` residual (which weights the mean by the old weights), unless
@@ -220,13 +220,16 @@ def rake(
             )
         return out[:, 0] if flat else out
 
+    # units with zero weight are out of the sample: left out of the level averages
+    sizes = [np.bincount(m.codes[w > 0], minlength=len(m.levels)).astype(np.float64) for m in ms]
+
     def residualize(z: FloatArray) -> FloatArray:
         Z, flat = as_matrix(z)
         Z = Z.copy()
         for _ in range(RESIDUAL_ROUNDS):
-            for m, psw in zip(ms, step_weights):
+            for m, psw, size in zip(ms, step_weights, sizes):
                 ratio = np.divide(Z, psw[:, None], out=np.zeros_like(Z), where=psw[:, None] > 0)
-                means = group_sums(m.S, ratio) / m.size[:, None]
+                means = group_sums(m.S, ratio) / size[:, None]
                 Z = Z - psw[:, None] * means[m.codes]
         return Z[:, 0] if flat else Z
 

@@ -363,3 +363,31 @@ def test_property_rake_meets_every_margin_and_equals_raking_calibration(seed, n)
             assert got[level] == pytest.approx(count, rel=1e-8)
     cal = calibrate(data, w, margins, method="raking", tol=1e-12)
     np.testing.assert_allclose(cal.weights, adj.weights, rtol=1e-7)
+
+
+@pytest.mark.parametrize("adjust", ["rake", "calibrate", "poststratify"])
+def test_zero_weight_rows_change_nothing(sample, adjust):
+    data, w = sample
+    extra = data.iloc[:10]
+    padded = pd.concat([data, extra], ignore_index=True)
+    w_padded = np.concatenate([w, np.zeros(10)])
+
+    def run(frame, weights):
+        if adjust == "rake":
+            return rake(frame, weights, {"sex": SEX, "age": AGE}, tol=1e-13, max_iter=500)
+        if adjust == "calibrate":
+            return calibrate(frame, weights, TOTALS, method="raking")
+        population = pd.DataFrame({"age": list(AGE), "count": list(AGE.values())})
+        return poststratify(frame, weights, population)
+
+    plain, zeros = run(data, w), run(padded, w_padded)
+    np.testing.assert_allclose(zeros.weights[: len(w)], plain.weights, rtol=1e-10)
+    assert (zeros.weights[len(w) :] == 0).all()
+    z = plain.weights * data["y"].to_numpy()
+    z_padded = np.concatenate([z, np.zeros(10)])[:, None]
+    np.testing.assert_allclose(
+        zeros.residualize(z_padded)[: len(w), 0],
+        plain.residualize(z[:, None])[:, 0],
+        rtol=1e-8,
+        atol=1e-8,
+    )
