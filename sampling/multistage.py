@@ -113,7 +113,22 @@ def _two_stage(
     unit_codes = compact[codes[rows]]
     M = chosen["_units"].to_numpy().astype(np.int64)
     if isinstance(n_units, Mapping | pd.Series):
-        m = stratum_sizes_from_mapping(n_units, pd.Index(chosen[psu]))
+        if isinstance(n_units, pd.Series):
+            wanted = n_units
+        else:
+            keys = pd.Index(list(n_units.keys()), tupleize_cols=False)
+            wanted = pd.Series(list(n_units.values()), index=keys, dtype=object)
+        unknown = wanted.index.difference(pd.Index(table[psu]))
+        if len(unknown):
+            raise SamplingError(
+                f"n_units names PSUs that are not in the frame: {unknown.tolist()[:5]}"
+            )
+        # sizes may be given for every PSU; only the selected ones are used
+        wanted = wanted[wanted.index.isin(chosen[psu])]
+        missing = pd.Index(chosen[psu]).difference(wanted.index)
+        if len(missing):
+            raise SamplingError(f"n_units has no size for the selected PSUs {missing.tolist()[:5]}")
+        m = stratum_sizes_from_mapping(wanted, pd.Index(chosen[psu]))
         over = np.flatnonzero(m > M)
         if len(over):
             raise SamplingError(
@@ -242,8 +257,8 @@ def draw_two_stage(
         Number of PSUs: a total allocated over ``strata`` with ``allocation`` (PSU counts), or
         stratum -> number of PSUs.
     n_units : int or mapping
-        Units per selected PSU (PSUs with fewer units are taken whole), or PSU id -> count for
-        every selected PSU.
+        Units per selected PSU (PSUs with fewer units are taken whole), or PSU id -> count (for
+        every PSU that can be selected; entries of PSUs not selected are ignored).
     strata : str, optional
         First-stage stratum column.
     psu_method : {"srswor", "systematic", "pps_systematic", "poisson", "bernoulli"}

@@ -110,6 +110,12 @@ def test_n_units_mapping_and_manifest(cohort):
     assert sample.units.groupby("institution").size().to_dict() == dict.fromkeys(chosen, 2)
     assert sample.manifest.input_hashes["frame"] == sampling.frame_hash(cohort)
     assert sample.manifest.parameters["n_units"] == wanted
+    # sizes for every PSU: only the selected PSUs' entries are used
+    per_psu = {psu: 1 + len(psu) % 3 for psu in cohort["institution"].unique()}
+    full = sampling.draw_two_stage(cohort, psu="institution", n_psu=3, n_units=per_psu, rng=6)
+    sizes = cohort.groupby("institution").size()
+    expected = {psu: min(per_psu[psu], sizes[psu]) for psu in chosen}
+    assert full.groupby("institution").size().to_dict() == expected
     again = sampling.draw_two_stage(
         cohort, psu="institution", n_psu=3, n_units=wanted, rng=sample.manifest.generator()
     )
@@ -129,6 +135,12 @@ def test_errors(cohort):
         sampling.draw_two_stage(
             cohort, psu="institution", n_psu=2, n_units=1, unit_method="pps_systematic"
         )
+    with pytest.raises(
+        SamplingError, match=r"n_units names PSUs that are not in the frame: \['nowhere'\]"
+    ):
+        sampling.draw_two_stage(cohort, psu="institution", n_psu=2, n_units={"nowhere": 1})
+    with pytest.raises(SamplingError, match=r"n_units has no size for the selected PSUs \['p1-i1'"):
+        sampling.draw_two_stage(cohort, psu="institution", n_psu=12, n_units={"p1-i0": 1})
     with pytest.raises(SamplingError, match="n_units must be"):
         sampling.draw_two_stage(cohort, psu="institution", n_psu=2, n_units=-1)
     with pytest.raises(SamplingError, match="psu_size='w'"):
