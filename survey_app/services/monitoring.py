@@ -224,28 +224,35 @@ def _progress_chart(table: pd.DataFrame, sampled: int, title: str, ylabel: str) 
     figure = _figure(8, 3.2)
     axes = figure.subplots()
     if len(table):
-        axes.step(pd.to_datetime(table["day"]), table["cumulative"], where="post", color="#0b5cad")
-        axes.plot(pd.to_datetime(table["day"]), table["cumulative"], "o", color="#0b5cad", markersize=3)
+        days = pd.to_datetime(table["day"])
+        axes.step(days, table["cumulative"], where="post", color="#0b5cad")
+        axes.plot(days, table["cumulative"], "o", color="#0b5cad", markersize=3)
+        axes.set_xlim(days.min() - pd.Timedelta(days=1), days.max() + pd.Timedelta(days=1))
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+        locator = AutoDateLocator(maxticks=8)
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     if sampled:
         axes.axhline(sampled, color="#4a5561", linestyle="--", linewidth=1)
     axes.set_ylim(bottom=0)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
-    figure.autofmt_xdate()
     return _svg(figure)
 
 
 def summary(session: Session, project: SurveyProject, today: date | None = None) -> dict[str, Any]:
     """Everything the monitoring page shows."""
     table = outcomes_by_stratum(session, project)
-    total = _rates(pd.DataFrame([table[list(OUTCOMES)].sum().to_dict()], columns=list(OUTCOMES)))
-    sampled = int(total["sampled"].iloc[0])
+    total: dict[str, Any] = {o: int(table[o].sum()) for o in OUTCOMES}
+    sampled = sum(total.values())
+    total.update(sampled=sampled, response_rate=total["completed"] / sampled if sampled else None)
     return {
         "table": table,
-        "total": total.iloc[0].to_dict(),
+        "total": total,
         "daily": daily_completes(session, project),
         "quality": quality(session, project),
         "sampled": sampled,
-        "completed": int(total["completed"].iloc[0]),
-        "response_rate": float(total["response_rate"].iloc[0]) if sampled else None,
+        "completed": total["completed"],
+        "response_rate": total["response_rate"],
     }
