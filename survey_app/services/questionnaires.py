@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey_app.errors import Conflict, NotFound, ValidationFailed
@@ -137,8 +137,3 @@ def export_xlsform(version: QuestionnaireVersion) -> bytes:
     """The version as an XLSForm workbook (built from the stored definition)."""
     return build_xlsform(version.definition)
 
-
-def count_versions(session: Session, project: SurveyProject) -> int:
-    return session.scalar(
-        select(func.count(QuestionnaireVersion.id)).join(Questionnaire).where(Questionnaire.project_id == project.id)
-    ) or 0

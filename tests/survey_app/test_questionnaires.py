@@ -7,15 +7,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from survey_app import db
 from survey_app.models import (
     AuditEvent,
-    Invitation,
     InvitationKind,
     Questionnaire,
     QuestionnaireFrozen,
@@ -25,7 +22,8 @@ from survey_app.models import (
     VersionStatus,
 )
 from survey_app.questionnaire.xlsform import parse_xlsform
-from survey_app.services import demo, demo_questionnaires, questionnaires, surveys
+from survey_app.services import demo_questionnaires, invitations, questionnaires, surveys
+from survey_app.services.demo import DemoSummary
 
 from .test_xlsform import YES_NO, make_xlsform
 
@@ -120,21 +118,25 @@ def test_respondents_cannot_open_designer_pages(client: FlaskClient, logged_in: 
     assert client.get("/admin/questionnaires/").status_code == 403
 
 
-def test_demo_load_publishes_both_questionnaires_with_links(app: Flask, session: Session) -> None:
-    runner = app.test_cli_runner()
-    result = runner.invoke(args=["demo", "load"])
-    assert result.exit_code == 0, result.output
-    assert "Respondent link, county-education-satisfaction-2026 (open): http://127.0.0.1:5000/r/" in result.output
-    assert "Respondent link, graduate-employment-2026 (personal): http://127.0.0.1:5000/r/" in result.output
+def test_demo_questionnaires_are_published_with_links(session: Session) -> None:
     for code in (demo_questionnaires.GRADUATE, demo_questionnaires.SATISFACTION):
-        project = surveys.get_project_by_code(session, code)
+        _project(session, code=code)
+    first = DemoSummary()
+    demo_questionnaires.load(session, first)
+    session.commit()
+    assert len(first.created) == 4 and first.existing == []
+    graduate = surveys.get_project_by_code(session, demo_questionnaires.GRADUATE)
+    satisfaction = surveys.get_project_by_code(session, demo_questionnaires.SATISFACTION)
+    for project in (graduate, satisfaction):
         version = questionnaires.current_published(session, project.id)
         assert version is not None and version.number == 1 and version.source_filename.endswith(".xlsx")
         assert set(version.definition["languages"]) == {"zh_CN", "en"}
-    kinds = session.execute(select(Invitation.kind, func.count(Invitation.id)).group_by(Invitation.kind)).all()
-    assert dict(kinds) == {InvitationKind.OPEN: 1, InvitationKind.PERSONAL: 5}
-    again = runner.invoke(args=["demo", "load"])
-    assert "0 created" in again.output
-    assert session.scalar(select(func.count(QuestionnaireVersion.id))) == 2
-    with db.session_factory(app)() as s:
-        assert len(demo.load(s).created) == 0
+    assert len(invitations.list_for_project(session, satisfaction, InvitationKind.OPEN)) == 1
+    personal = invitations.list_for_project(session, graduate, InvitationKind.PERSONAL)
+    assert len(personal) == 5 and all(i.sample_unit_id for i in personal)
+    links = demo_questionnaires.respondent_links(session)
+    assert [what for what, _path in links] == ["county-education-satisfaction-2026 (open)", "graduate-employment-2026 (personal)"]
+    assert links[1][1] == f"/r/{personal[0].token}"
+    again = DemoSummary()
+    demo_questionnaires.load(session, again)
+    assert again.created == [] and len(again.existing) == 2
