@@ -163,6 +163,7 @@ def load(session: Session, summary: Any) -> None:
     employers = _employers(rng)
     actor = session.scalar(select(User).where(User.email == "designer@strata.example"))
     late: list[pd.DataFrame] = []
+    legacy: list[pd.DataFrame] = []
     for inst in INSTITUTIONS:
         shares = SHARES_VOCATIONAL if inst[2] == "高职院校" else SHARES_BACHELOR
         rows = _institution_rows(rng, inst, COHORT, CODES, shares, employers, scale)
@@ -173,8 +174,9 @@ def load(session: Session, summary: Any) -> None:
         late.append(found.assign(destination_code=rng.choice(["10", "11"], size=len(found)),
                                  employer_name=employers["employer_name"].to_numpy()[boss],
                                  employer_uscc=employers["employer_uscc"].to_numpy()[boss]))
-        legacy = _institution_rows(rng, inst, LEGACY_COHORT, LEGACY_CODES, LEGACY_SHARES, employers, scale)
-        graduates_register.import_graduates(session, _csv(legacy), f"{inst[0]}-{LEGACY_COHORT}.csv", cohort=LEGACY_COHORT, actor=actor)
+        legacy.append(_institution_rows(rng, inst, LEGACY_COHORT, LEGACY_CODES, LEGACY_SHARES, employers, scale))
+    # the old cohort comes as one provincial file
+    graduates_register.import_graduates(session, _csv(pd.concat(legacy)), f"province-{LEGACY_COHORT}.csv", cohort=LEGACY_COHORT, actor=actor)
     graduates_register.import_graduates(session, _csv(pd.concat(late)), f"changes-{COHORT}.csv", cohort=COHORT,
                                         effective_on=date(COHORT, 10, 15), actor=actor)
     summary.created.append(f"graduate register {COHORT} and {LEGACY_COHORT}")

@@ -246,6 +246,7 @@ def _insert_new(session: Session, new: pd.DataFrame, cohort: int, box: Any) -> i
     if new.empty:
         return 0
     registered = _none_if_nat(new["registered_on"])
+    new = new.astype(object)  # plain Python values: iterating Arrow-backed strings row by row is slow
     records = [
         {
             "cohort": cohort, "graduate_key": r.graduate_id, "institution_id": int(r.institution_id), "college": r.college,
@@ -257,7 +258,9 @@ def _insert_new(session: Session, new: pd.DataFrame, cohort: int, box: Any) -> i
         for r, reg, conf in zip(new.itertuples(), registered, _none_if_nat(new["confirmed_on"]), strict=True)
     ]
     connection = session.connection()  # Core executemany: no ORM bookkeeping for tens of thousands of rows
-    ids = connection.execute(insert(Graduate.__table__).returning(Graduate.__table__.c.id, sort_by_parameter_order=True), records).scalars().all()
+    connection.execute(insert(Graduate.__table__), records)
+    keys = frame_of(session, select(Graduate.graduate_key, Graduate.id).where(Graduate.cohort == cohort), ["key", "id"])
+    ids = new["graduate_id"].map(pd.Series(keys["id"].to_numpy(), index=keys["key"].to_numpy())).astype(int).tolist()
     connection.execute(
         insert(DestinationChange.__table__),
         [

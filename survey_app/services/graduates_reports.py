@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 
 from survey_app.errors import ValidationFailed
 from survey_app.models import Graduate, GraduateDraw
-from survey_app.services import graduates_rates, graduates_survey, graduates_verification
+from survey_app.services import (
+    graduates_rates,
+    graduates_register,
+    graduates_survey,
+    graduates_verification,
+)
 from survey_app.services.graduates_codes import GROUP_LABELS, RollUp, parse_rollup
 
 
@@ -127,11 +132,13 @@ def verification_report(session: Session, draw: GraduateDraw) -> dict[str, Any]:
 
 
 def survey_report(session: Session, draw: GraduateDraw) -> dict[str, Any]:
-    frame = graduates_survey.survey_frame(session, draw)
+    register = graduates_register.snapshot(session, draw.cohort)
+    frame = graduates_survey.survey_frame(session, draw, register=register)
     summary = records(graduates_survey.response_summary(session, draw, frame=frame))
     tables = None
     if (frame["disposition"] == "respondent").any():
-        tables = {name: records(table) for name, table in graduates_survey.survey_estimates(session, draw, frame=frame).items()}
+        estimates = graduates_survey.survey_estimates(session, draw, frame=frame, register=register)
+        tables = {name: records(table) for name, table in estimates.items()}
     return {"responses": summary, "estimates": tables}
 
 

@@ -198,9 +198,9 @@ def weighted_design(frame: pd.DataFrame, register: pd.DataFrame, *, min_class_re
 
 
 def survey_estimates(session: Session, draw: GraduateDraw, *, level: float = 0.95,
-                     frame: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+                     frame: pd.DataFrame | None = None, register: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Tidy estimate tables: ``overall`` and one per dimension of :data:`ESTIMATE_BY`."""
-    register = snapshot(session, draw.cohort)
+    register = snapshot(session, draw.cohort) if register is None else register
     frame = survey_frame(session, draw, register=register) if frame is None else frame
     if not (frame["disposition"] == SurveyDisposition.RESPONDENT.value).any():
         raise ValidationFailed(_("No survey responses are recorded for this sample yet."), {"draw": [str(draw.id)]})

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from sqlalchemy import func, select
+
 from survey_app import db
-from survey_app.models import Role
+from survey_app.models import DestinationChange, Graduate, GraduateSampleUnit, Role
 from survey_app.services import api_tokens, demo
 from survey_app.services import graduates_register as register
 from survey_app.services import graduates_verification as verification
@@ -52,8 +54,16 @@ def test_rates_endpoint_applies_snapshot_rollup_and_suppression(app, client, mak
 
 def test_verification_and_survey_estimates_from_the_demo(app, client, make_user, session) -> None:
     with app.app_context():
-        demo.load(session)
+        summary = demo.load(session)
         session.commit()
+        again = demo.load(session)
+        session.rollback()
+    assert any("graduate register" in c for c in summary.created) and "graduate register 2026" in again.existing
+    assert session.scalar(select(func.count()).select_from(Graduate).where(Graduate.cohort == 2026)) >= 400
+    assert set(session.scalars(select(Graduate.destination_code).where(Graduate.cohort == 2019).distinct())) >= {"77", "99"}
+    assert session.scalar(select(func.count()).select_from(DestinationChange).where(DestinationChange.effective_on == date(2026, 10, 15))) > 0
+    assert session.scalar(select(func.count()).where(GraduateSampleUnit.outcome.is_not(None))) > 0
+    assert session.scalar(select(func.count()).where(GraduateSampleUnit.disposition == "respondent")) > 0
     headers = _token(app, make_user)
     draws = client.get("/api/v1/graduates/draws", headers=headers).json
     kinds = {d["purpose"]: d["id"] for d in draws}

@@ -5,11 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
 
 from survey_app.errors import ValidationFailed
-from survey_app.models import DestinationChange, Graduate, GraduateDraw, GraduateSampleUnit
-from survey_app.services import demo, demo_graduates
 from survey_app.services import graduates_register as register
 from survey_app.services import graduates_survey as survey
 from weighting.design import Design
@@ -97,19 +94,3 @@ def test_responses_must_match_the_sample(app, session) -> None:
         with pytest.raises(ValidationFailed) as info:
             survey.store_responses(session, draw, bad)
     assert set(info.value.errors) == {"graduate_key", "disposition"}
-
-
-def test_demo_loads_a_scaled_cohort_with_samples(app, session) -> None:
-    with app.app_context():
-        summary = demo.load(session)
-        session.commit()
-        again = demo.load(session)
-        session.commit()
-    assert any("graduate register" in c for c in summary.created)
-    assert "graduate register 2026" in again.existing
-    assert session.scalar(select(func.count()).select_from(Graduate).where(Graduate.cohort == 2026)) >= 400
-    assert session.scalar(select(func.count()).select_from(DestinationChange).where(DestinationChange.source == "import")) > 0
-    assert session.scalar(select(func.count()).select_from(GraduateDraw)) == 2
-    assert session.scalar(select(func.count()).where(GraduateSampleUnit.outcome.is_not(None))) > 0
-    assert session.scalar(select(func.count()).where(GraduateSampleUnit.disposition == "respondent")) > 0
-    assert demo_graduates.COHORT == 2026
