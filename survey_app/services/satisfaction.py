@@ -144,10 +144,10 @@ def index_configs(session: Session, project: SurveyProject) -> list[IndexConfig]
 
 def default_index_config(session: Session, project: SurveyProject, *, actor: User | None = None,
                          actor_label: str | None = None) -> IndexConfig:
-    """The project's equal-weights index over its scale items (created on first use)."""
-    configs = index_configs(session, project)
-    if configs:
-        return configs[0]
+    """The project's (first) equal-weights index; created over its indicators on first use."""
+    equal = [c for c in index_configs(session, project) if c.method == IndexMethod.EQUAL]
+    if equal:
+        return equal[0]
     items = [i.name for i in scale_items(published_version(session, project).definition) if i.name != OVERALL_QUESTION]
     return save_index_config(session, project, "Equal weights", "", items=items, actor=actor, actor_label=actor_label)
 
