@@ -66,7 +66,7 @@ def check_columns(data: pd.DataFrame, columns: Sequence[Hashable], argument: str
 def numeric_matrix(data: pd.DataFrame, columns: Sequence[Hashable], argument: str) -> FloatArray:
     """The columns as an ``(n, k)`` float64 matrix with NaN for missing values."""
     check_columns(data, columns, argument)
-    out = np.empty((len(data), len(columns)))
+    out = np.empty((len(data), len(columns)), order="F")
     for j, col in enumerate(columns):
         series = data[col]
         if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):

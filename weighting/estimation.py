@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from .stages import Stage
 from .variance import (
-    cell_variance,
+    CellLayout,
     compress,
     group_matrix,
     linearization_variance,
@@ -96,33 +96,72 @@ def linear_estimates(
     d = dom if full else dom[rows]
     w = w_all if full else w_all[rows]
     pres = None if present is None else (present if full else present[rows])
-    # Columns summed in cells: y, (x, for ratios), and the squares and cross-products for deff.
-    width = 5 * k if kind == "ratio" else 2 * k
-    M = np.empty((d.size, width))
-    _fill(M[:, :k], y if full else y[rows], pres)
-    if kind == "ratio":
-        assert x is not None
-        _fill(M[:, k : 2 * k], x if full else x[rows], pres)
-        np.multiply(M[:, :k], M[:, :k], out=M[:, 2 * k : 3 * k])
-        np.multiply(M[:, k : 2 * k], M[:, k : 2 * k], out=M[:, 3 * k : 4 * k])
-        np.multiply(M[:, :k], M[:, k : 2 * k], out=M[:, 4 * k :])
-    else:
-        np.multiply(M[:, :k], M[:, :k], out=M[:, k:])
+    # Missing entries (row, column) are usually few: handled as sparse corrections.
+    miss: tuple[IntArray, IntArray] | None = None
+    if pres is not None:
+        c_miss, r_miss = np.nonzero(np.asarray(~pres).T)  # sorted by column
+        miss = (r_miss.astype(np.intp), c_miss.astype(np.intp))
     stage = design.stages[0]
     codes, cell_cluster, cell_dom, n_cells = _cells(stage, d, n_dom, rows, full)
-    sums = np.asarray(group_matrix(codes, n_cells, w) @ M)
-    del M
-    to_dom = group_matrix(cell_dom, n_dom)
-    totals = np.asarray(to_dom @ sums)
-    present_w = _present_sums(codes, n_cells, w, pres, k)
-    psum = np.broadcast_to(_present_sums(d, n_dom, w, pres, k), (n_dom, k))
+    psum = np.broadcast_to(_present_sums(d, n_dom, w, miss, k), (n_dom, k))
     nonzero = (w != 0).astype(np.float64)
-    n_obs = np.broadcast_to(
-        np.rint(_present_sums(d, n_dom, nonzero, pres, k)), (n_dom, k)
-    ).astype(np.int64)
-    t_y = totals[:, :k]
-    den_cells = sums[:, k : 2 * k] if kind == "ratio" else present_w
-    t_x = totals[:, k : 2 * k] if kind == "ratio" else psum
+    n_obs = np.broadcast_to(np.rint(_present_sums(d, n_dom, nonzero, miss, k)), (n_dom, k)).astype(np.int64)
+    # Variables are processed in blocks (small temporaries): cell sums of w*y (and w*x for
+    # ratios), domain sums of squares and cross-products (deff), then the variance.
+    n_mom = 3 if kind == "ratio" else 1
+    t_y, t_x = np.empty((n_dom, k)), np.array(psum)
+    moments = np.empty((n_dom, n_mom * k))
+    variance = np.zeros((n_dom, k))
+    fast = design.replicates is None and not design.calibrated
+    layouts = []
+    if fast:
+        layout = CellLayout(stage, cell_cluster, cell_dom, n_dom)
+        layouts.append((codes, n_cells, cell_dom, layout, _sums(codes, w, n_cells)))
+        for later in design.stages[1:]:
+            c2, cc2, cd2, m2 = _cells(later, d, n_dom, rows, full)
+            layouts.append((c2, m2, cd2, CellLayout(later, cc2, cd2, n_dom), _sums(c2, w, m2)))
+    step = max(1, CHUNK_CELLS // (2 * max(n_cells, d.size // 4, 1)))
+    for j0 in range(0, k, step):
+        js = range(j0, min(k, j0 + step))
+        sel = slice(j0, j0 + len(js))
+        wys, wxs = [], []
+        num = np.empty((n_cells, len(js)))
+        den = np.empty((n_cells, len(js))) if kind == "ratio" else None
+        for i, j in enumerate(js):
+            yj = _column(y, j, rows, full, pres)
+            wy = w * yj
+            wys.append(wy)
+            num[:, i] = np.bincount(codes, weights=wy, minlength=n_cells)
+            moments[:, j] = np.bincount(d, weights=wy * yj, minlength=n_dom)
+            if kind == "ratio":
+                assert den is not None and x is not None
+                xj = _column(x, j, rows, full, pres)
+                wx = w * xj
+                wxs.append(wx)
+                den[:, i] = np.bincount(codes, weights=wx, minlength=n_cells)
+                moments[:, k + j] = np.bincount(d, weights=wx * xj, minlength=n_dom)
+                moments[:, 2 * k + j] = np.bincount(d, weights=wx * yj, minlength=n_dom)
+        to_dom = group_matrix(cell_dom, n_dom)
+        t_y[:, sel] = to_dom @ num
+        if den is not None:
+            t_x[:, sel] = to_dom @ den
+        if not fast:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            centre = np.zeros((n_dom, len(js))) if kind == "total" else t_y[:, sel] / t_x[:, sel]
+            scale = np.ones((n_dom, len(js))) if kind == "total" else t_x[:, sel]
+        block_miss = _block_missing(miss, j0, len(js))
+        for level, (c_codes, m_cells, c_dom, layout, cell_w) in enumerate(layouts):
+            if level > 0:
+                num = np.column_stack([np.bincount(c_codes, weights=v, minlength=m_cells) for v in wys])
+                if kind == "ratio":
+                    den = np.column_stack([np.bincount(c_codes, weights=v, minlength=m_cells) for v in wxs])
+            z = _cell_influence(kind, num, den, cell_w, c_codes, c_dom, d, w, block_miss, centre, scale)
+            present_cells = None
+            if layout.stage.dropped.any():
+                present_cells = _present_sums(c_codes, m_cells, np.ones(d.size), block_miss, len(js)) > 0
+                present_cells = present_cells * np.ones((1, len(js)), dtype=bool)
+            variance[:, sel] += layout.variance(z, present_cells)
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "total":
             estimate, centre, scale = t_y, np.zeros((n_dom, k)), np.ones((n_dom, k))
@@ -135,45 +174,74 @@ def linear_estimates(
         variance = replicate_variance(thetas, estimate, rep.scale, rep.rscales, mse=rep.mse)
     elif design.calibrated:
         variance = _dense(design, y, x, present, dom, n_dom, centre, scale)
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            zc = (sums[:, :k] - centre[cell_dom] * den_cells) / scale[cell_dom]
-        variance = cell_variance(
-            stage, zc, cell_cluster, cell_dom, n_dom,
-            present=_cell_presence(stage, codes, n_cells, pres, k),
-        )
-        if len(design.stages) > 1:
-            y0 = np.empty((d.size, k))
-            _fill(y0, y if full else y[rows], pres)
-            x0 = None
-            if kind == "ratio":
-                x0 = np.empty((d.size, k))
-                _fill(x0, x if full else x[rows], pres)  # type: ignore[index, arg-type]
-            for later in design.stages[1:]:
-                c2, cc, cd, m2 = _cells(later, d, n_dom, rows, full)
-                g2 = group_matrix(c2, m2, w)
-                den2 = np.asarray(g2 @ x0) if x0 is not None else _present_sums(c2, m2, w, pres, k)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    z2 = (np.asarray(g2 @ y0) - centre[cd] * den2) / scale[cd]
-                variance = variance + cell_variance(
-                    later, z2, cc, cd, n_dom, present=_cell_presence(later, c2, m2, pres, k)
-                )
-    parts = [t_y, t_x, totals[:, k:2 * k] if kind != "ratio" else totals[:, 2 * k : 3 * k]]
+    parts = [t_y, t_x, moments[:, :k]]
     if kind == "ratio":
-        parts += [totals[:, 3 * k : 4 * k], totals[:, 4 * k :]]
-    weight_sum = psum if kind != "ratio" else _present_sums(d, n_dom, w, pres, k) * np.ones((1, k))
+        parts += [moments[:, k : 2 * k], moments[:, 2 * k :]]
+    weight_sum = psum if kind != "ratio" else _present_sums(d, n_dom, w, miss, k) * np.ones((1, k))
     t_yy = parts[2]
     deff = _deff(kind, variance, estimate, t_y, t_yy, parts, weight_sum, n_obs)
     return LinearEstimates(estimate, variance, n_obs, deff, np.asarray(weight_sum))
 
 
-def _fill(out: FloatArray, values: FloatArray, present: BoolArray | None) -> None:
-    """``out[:] = values`` with 0 where not ``present``."""
-    if present is None:
-        np.copyto(out, values)
-    else:
-        np.copyto(out, 0.0)
-        np.copyto(out, values, where=present)
+def _column(
+    values: FloatArray, j: int, rows: IntArray, full: bool, present: BoolArray | None
+) -> FloatArray:
+    """Column ``j`` of ``values`` for the rows in a domain, 0 where not present."""
+    col = values[:, j] if full else values[rows, j]
+    if present is not None:
+        keep = present[:, j]
+        if not keep.all() and np.any(col[~keep] != 0):
+            col = np.where(keep, col, 0.0)
+    return col
+
+
+def _sums(codes: IntArray, values: FloatArray, n_groups: int) -> FloatArray:
+    """Group sums of ``values`` (float64)."""
+    return np.asarray(np.bincount(codes, weights=values, minlength=n_groups), dtype=np.float64)
+
+
+def _block_missing(
+    missing: tuple[IntArray, IntArray] | None, first: int, size: int
+) -> tuple[IntArray, IntArray] | None:
+    """The missing entries of columns ``first .. first + size - 1`` (entries sorted by column),
+    with columns renumbered from 0."""
+    if missing is None:
+        return None
+    r, c = missing
+    lo, hi = np.searchsorted(c, [first, first + size])
+    return r[lo:hi], c[lo:hi] - first
+
+
+def _cell_influence(
+    kind: str,
+    num: FloatArray,
+    den: FloatArray | None,
+    cell_w: FloatArray,
+    codes: IntArray,
+    cell_dom: IntArray,
+    d: IntArray,
+    w: FloatArray,
+    missing: tuple[IntArray, IntArray] | None,
+    centre: FloatArray,
+    scale: FloatArray,
+) -> FloatArray:
+    r"""Cell totals of the influence values, :math:`(\sum w y - c \sum w x) / s`.
+
+    For means the denominator is the weight of the rows with a value: the cell's weight minus
+    the weights of its missing entries, added back as a sparse correction.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "total":
+            return num
+        z = centre[cell_dom]
+        z *= cell_w[:, None] if den is None else den
+        np.subtract(num, z, out=z)
+        z /= scale[cell_dom]
+        if den is None and missing is not None:
+            r, c = missing
+            k = z.shape[1]
+            np.add.at(z.reshape(-1), codes[r] * k + c, centre[d[r], c] * w[r] / scale[d[r], c])
+    return z
 
 
 def _cells(stage: Stage, d: IntArray, n_dom: int, rows: IntArray, full: bool) -> tuple[IntArray, IntArray, IntArray, int]:
@@ -185,34 +253,23 @@ def _cells(stage: Stage, d: IntArray, n_dom: int, rows: IntArray, full: bool) ->
 
 
 def _present_sums(
-    codes: IntArray, n_groups: int, w: FloatArray, present: BoolArray | None, k: int
+    codes: IntArray, n_groups: int, w: FloatArray, missing: tuple[IntArray, IntArray] | None, k: int
 ) -> FloatArray:
-    """Sums of ``w`` over present rows per group and column, ``(n_groups, k)`` (or
-    ``(n_groups, 1)`` when everything is present).
-
-    Missing values are usually few: their weights are subtracted from the group totals. A
-    group whose rows are all missing gets exactly 0 (its count of present rows is 0).
-    """
+    """Sums of ``w`` over the rows with a value, per group and column: ``(n_groups, k)``
+    (``(n_groups, 1)`` when nothing is missing). A group whose rows are all missing for a
+    column gets exactly 0."""
     total = np.asarray(np.bincount(codes, weights=w, minlength=n_groups), dtype=np.float64)[:, None]
-    if present is None:
+    if missing is None:
         return total
-    r, c = np.nonzero(~present)
-    if r.size > present.size // 4:
-        return np.asarray(group_matrix(codes, n_groups, w) @ present.astype(np.float64))
+    r, c = missing
     key = codes[r] * k + c
-    out = total - np.asarray(np.bincount(key, weights=w[r], minlength=n_groups * k), dtype=np.float64).reshape(n_groups, k)
-    if n_groups * k <= 1_000_000:
-        missing = np.bincount(key, minlength=n_groups * k).reshape(n_groups, k)
-        out[missing == np.bincount(codes, minlength=n_groups)[:, None]] = 0.0
+    lost = np.asarray(np.bincount(key, weights=w[r], minlength=n_groups * k), dtype=np.float64)
+    out = total - lost.reshape(n_groups, k)
+    none_left = np.bincount(key, minlength=n_groups * k).reshape(n_groups, k) == np.bincount(
+        codes, minlength=n_groups
+    )[:, None]
+    out[none_left] = 0.0
     return out
-
-
-def _cell_presence(stage: Stage, codes: IntArray, n_cells: int, present: BoolArray | None, k: int) -> BoolArray | None:
-    """Whether each cell has rows R keeps for each column (only needed for ``average``)."""
-    if not stage.dropped.any():
-        return None
-    ones = np.ones(codes.size)
-    return np.asarray(_present_sums(codes, n_cells, ones, present, k) > 0) * np.ones((1, k), dtype=bool)
 
 
 def _deff(

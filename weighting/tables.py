@@ -142,6 +142,10 @@ def linear_table(
         if missing == "complete":
             present = np.repeat(present.all(axis=1, keepdims=True), k, axis=1)
     doms = make_domains(design.data, by, design.weights, design.subset_mask)
+    if present is not None:  # our own copies: zero the missing entries once, in place
+        y[~present] = 0.0
+        if x is not None:
+            x[~present] = 0.0
     res = linear_estimates(design, kind, y, x, present, doms.codes, doms.n_domains)
     se = np.sqrt(res.variance)
     lo, hi = t_interval(res.estimate, se, design.df, level)

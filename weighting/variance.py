@@ -149,24 +149,67 @@ def linearization_variance(
     return total
 
 
-def cell_sums(
-    cluster: IntArray, n_clusters: int, dom: IntArray, n_dom: int, weights: FloatArray, X: FloatArray
-) -> tuple[FloatArray, IntArray, IntArray, sp.csr_matrix]:
-    """Weighted sums of the columns of ``X`` in (cluster, domain) cells.
+class CellLayout:
+    """The (stratum, domain) structure of (cluster, domain) cells at one stage, built once
+    and reused for every block of variables (see :func:`cell_variance`).
 
-    Rows with ``dom < 0`` must already be removed by the caller. Returns
-    ``(sums, cell_cluster, cell_domain, A)`` with ``A`` the sparse ``(cells, rows)`` matrix of
-    weights, for reuse with other columns.
+    Parameters
+    ----------
+    stage : Stage
+        The stage whose clusters define the cells.
+    cell_cluster, cell_dom : ndarray of intp, shape (cells,)
+        Cluster and domain of every cell.
+    n_dom : int
+        Number of domains.
     """
-    keys = cluster.astype(np.int64) * n_dom + dom
-    codes, uniq = compress(keys, n_clusters * n_dom)
-    A = group_matrix(codes, uniq.size, weights)
-    return (
-        np.asarray(A @ X),
-        (uniq // n_dom).astype(np.intp),
-        (uniq % n_dom).astype(np.intp),
-        A,
-    )
+
+    def __init__(self, stage: Stage, cell_cluster: IntArray, cell_dom: IntArray, n_dom: int) -> None:
+        self.stage = stage
+        self.n_dom = n_dom
+        cell_stratum = stage.cluster_stratum[cell_cluster]
+        self.pair_codes, pair_keys = compress(
+            cell_stratum.astype(np.int64) * n_dom + cell_dom, stage.n_strata * n_dom
+        )
+        n_pairs = pair_keys.size
+        self.pair_stratum = (pair_keys // n_dom).astype(np.intp)
+        self.pair_dom = (pair_keys % n_dom).astype(np.intp)
+        self.B = group_matrix(self.pair_codes, n_pairs)
+        self.to_dom = group_matrix(self.pair_dom, n_dom)
+        self.n_h = stage.sampled[self.pair_stratum].astype(np.float64)
+        self.centered = stage.centered[self.pair_stratum]
+        self.absent = self.n_h - np.bincount(self.pair_codes, minlength=n_pairs)
+        self.coef = stage.coef[self.pair_stratum]
+
+    def variance(self, Z: FloatArray, present: BoolArray | None = None) -> FloatArray:
+        """The stage's contribution for the columns of ``Z`` (cells x m): ``(n_dom, m)``.
+
+        ``Z`` is overwritten (it is a temporary of the caller).
+        """
+        stage = self.stage
+        # Centre on the stratum mean over all n_h clusters (cells absent from a domain are 0):
+        # sum_j (Z_j - m)^2 = sum_cells (Z - m)^2 + (n_h - cells) m^2, without cancellation.
+        mean = np.asarray(self.B @ Z) / self.n_h[:, None]
+        mean[~self.centered] = 0.0
+        pres = None
+        if stage.dropped.any():
+            pres = np.ones_like(Z, dtype=bool) if present is None else present
+        dev = np.subtract(Z, mean[self.pair_codes], out=Z)
+        np.square(dev, out=dev)
+        terms = np.asarray(self.B @ dev)
+        terms += self.absent[:, None] * mean**2
+        terms *= self.coef[:, None]
+        if pres is None:
+            return np.asarray(self.to_dom @ terms)
+        pair_present = np.asarray(self.B @ pres.astype(np.float64)) > 0
+        out_codes, out_keys = compress(
+            stage.stratum_group[self.pair_stratum].astype(np.int64) * self.n_dom + self.pair_dom,
+            stage.n_groups * self.n_dom,
+        )
+        scale = _group_scale(stage, self.pair_stratum, pair_present, out_keys.size, out_codes)
+        contrib = np.asarray(group_matrix(out_codes, out_keys.size) @ terms)
+        with np.errstate(invalid="ignore"):
+            scaled = contrib * scale
+        return np.asarray(group_matrix((out_keys % self.n_dom).astype(np.intp), self.n_dom) @ scaled)
 
 
 def cell_variance(
@@ -178,7 +221,7 @@ def cell_variance(
     *,
     present: BoolArray | None = None,
 ) -> FloatArray:
-    """Stage contribution to the variance of every (domain, column) from cell totals.
+    r"""Stage contribution to the variance of every (domain, column) from cell totals.
 
     Parameters
     ----------
@@ -197,38 +240,19 @@ def cell_variance(
     Returns
     -------
     ndarray, shape (n_dom, k)
-        The stage's contribution, :math:`\\sum_h c_h [\\sum_j Z_{hj}^2 - \\bar w_h (\\sum_j
-        Z_{hj})^2]` per domain and column.
+        :math:`\sum_h c_h \sum_{j=1}^{n_h} (Z_{hj} - \bar Z_h)^2` per domain and column.
+
+    Examples
+    --------
+    One stratum of 3 PSUs, one domain present in PSUs 0 and 2 (PSU 1 contributes 0):
+
+    >>> import numpy as np
+    >>> from weighting.stages import build_stages
+    >>> st = build_stages(np.zeros(3, dtype=np.intp), ["s"], [np.arange(3)], None, "fail")
+    >>> float(cell_variance(st[0], np.array([[1.0], [2.0]]), np.array([0, 2]), np.array([0, 0]), 1)[0, 0])
+    3.0
     """
-    cell_stratum = stage.cluster_stratum[cell_cluster]
-    pair_codes, pair_keys = compress(
-        cell_stratum.astype(np.int64) * n_dom + cell_dom, stage.n_strata * n_dom
-    )
-    n_pairs = pair_keys.size
-    pair_stratum = (pair_keys // n_dom).astype(np.intp)
-    pair_dom = (pair_keys % n_dom).astype(np.intp)
-    B = group_matrix(pair_codes, n_pairs)
-    # Centre on the stratum mean over all n_h clusters (cells absent from a domain are 0):
-    # sum_j (Z_j - m)^2 = sum_cells (Z - m)^2 + (n_h - cells) m^2, computed without cancellation.
-    n_h = stage.sampled[pair_stratum].astype(np.float64)
-    mean = np.asarray(B @ Z) / n_h[:, None]
-    mean[~stage.centered[pair_stratum]] = 0.0
-    cells = np.bincount(pair_codes, minlength=n_pairs).astype(np.float64)
-    dev2 = np.asarray(B @ (Z - mean[pair_codes]) ** 2) + (n_h - cells)[:, None] * mean**2
-    terms = stage.coef[pair_stratum][:, None] * dev2
-    if not stage.dropped.any():
-        return np.asarray(group_matrix(pair_dom, n_dom) @ terms)
-    pres = np.ones_like(Z, dtype=bool) if present is None else present
-    pair_present = np.asarray(B @ pres.astype(np.float64)) > 0
-    out_codes, out_keys = compress(
-        stage.stratum_group[pair_stratum].astype(np.int64) * n_dom + pair_dom,
-        stage.n_groups * n_dom,
-    )
-    scale = _group_scale(stage, pair_stratum, pair_present, out_keys.size, out_codes)
-    contrib = np.asarray(group_matrix(out_codes, out_keys.size) @ terms)
-    with np.errstate(invalid="ignore"):
-        scaled = contrib * scale
-    return np.asarray(group_matrix((out_keys % n_dom).astype(np.intp), n_dom) @ scaled)
+    return CellLayout(stage, cell_cluster, cell_dom, n_dom).variance(np.array(Z, dtype=np.float64), present)
 
 
 def replicate_variance(
