@@ -1,7 +1,7 @@
 """Benchmark: stratified selection on a national-cohort-sized frame, against pandas and R.
 
 Our draws allocate ``round(fraction * N)`` units proportionally with at least one per stratum
-(largest-remainder rounding, exact total); R gets ``max(1, round(fraction * N_h))`` per stratum.
+(when ``n`` allows it; largest-remainder rounding, exact total); R gets ``max(1, round(fraction * N_h))`` per stratum.
 
 Each case runs in a fresh subprocess (``--case``), which builds the synthetic frame, times the
 call (best of ``--repeat``) and then measures the call's peak memory with ``tracemalloc``
@@ -54,12 +54,13 @@ def case_function(case: str, frame: pd.DataFrame, fraction: float) -> Callable[[
     import sampling
 
     n = int(round(fraction * len(frame)))
+    min_n = 1 if n >= frame["stratum"].nunique() else 0  # one per stratum when n allows it
     if case == "allocate":
         counts = frame["stratum"].value_counts()
-        return lambda: sampling.allocate(counts, n, min_n=1)
+        return lambda: sampling.allocate(counts, n, min_n=min_n)
     if case in ("srswor", "systematic", "pps_systematic"):
         return lambda: sampling.draw(
-            frame, n, strata="stratum", method=case, size="size", min_n=1, rng=1
+            frame, n, strata="stratum", method=case, size="size", min_n=min_n, rng=1
         )
     if case == "pandas_groupby_sample":
         return lambda: frame.groupby("stratum").sample(frac=fraction, random_state=1)
@@ -73,10 +74,12 @@ def run_case(
     frame = make_frame(units, strata, seed)
     call = case_function(case, frame, fraction)
     times = []
+    cpu = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = call()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         del result
     tracemalloc.start()
     tracemalloc.reset_peak()
@@ -89,6 +92,7 @@ def run_case(
         "units": units,
         "strata": strata,
         "seconds": min(times),
+        "cpu_seconds": min(cpu),
         "peak_bytes": peak,
         "frame_bytes": int(frame.memory_usage(deep=True).sum()),
         "rows": rows,
@@ -112,7 +116,9 @@ def child(case: str, args: argparse.Namespace, units: int) -> dict[str, Any]:
         "--seed",
         str(args.seed),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"case {case!r} failed:\n{done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -140,6 +146,7 @@ def run_r(args: argparse.Namespace) -> dict[str, Any] | None:
         "units": args.r_units,
         "strata": args.strata,
         "seconds": float(fields["seconds"]),
+        "cpu_seconds": float(fields["cpu"]),
         "rows": int(fields["selected"]),
     }
 
@@ -163,7 +170,7 @@ def main() -> None:
         return
 
     rows = [child(case, args, args.units) for case in CASES]
-    pandas_seconds = next(r["seconds"] for r in rows if r["case"] == "pandas_groupby_sample")
+    pandas_cpu = next(r["cpu_seconds"] for r in rows if r["case"] == "pandas_groupby_sample")
     r_result = None if args.skip_r else run_r(args)
     ours_r_frame = None
     if r_result is not None:
@@ -171,26 +178,29 @@ def main() -> None:
         ours_r_frame["case"] = "srswor (R's frame size)"
         rows.append(ours_r_frame)
         rows.append(r_result)
-    header = f"{'case':<28}{'units':>12}{'strata':>8}{'rows':>10}{'time s':>10}{'peak MB':>10}{'peak/frame':>11}{'pandas/x':>10}{'R/x':>9}"
+    header = f"{'case':<28}{'units':>12}{'strata':>8}{'rows':>10}{'time s':>10}{'cpu s':>9}{'peak MB':>10}{'peak/frame':>11}{'pandas/x':>10}{'R/x':>9}"
     lines = [header, "-" * len(header)]
     for r in rows:
         peak = r.get("peak_bytes")
         peak_mb = f"{peak / 1e6:10.1f}" if peak is not None else f"{'-':>10}"
         ratio_frame = f"{peak / r['frame_bytes']:11.2f}" if peak is not None else f"{'-':>11}"
         vs_pandas = (
-            f"{pandas_seconds / r['seconds']:10.1f}" if r["units"] == args.units else f"{'-':>10}"
+            f"{pandas_cpu / r['cpu_seconds']:10.1f}" if r["units"] == args.units else f"{'-':>10}"
         )
         vs_r = "-"
         if r_result is not None and r["units"] == args.r_units and r is not r_result:
-            vs_r = f"{r_result['seconds'] / r['seconds']:.0f}"
+            vs_r = f"{r_result['cpu_seconds'] / r['cpu_seconds']:.0f}"
         lines.append(
             f"{r['case']:<28}{r['units']:>12,}{r['strata']:>8,}{r['rows']:>10,}{r['seconds']:>10.3f}"
+            f"{r['cpu_seconds']:>9.3f}"
             f"{peak_mb}{ratio_frame}{vs_pandas}{vs_r:>9}"
         )
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.write(
-        "time: best of --repeat calls; peak: tracemalloc peak of one extra call (new allocations "
-        "only); pandas/x and R/x: reference time / case time on the same frame size.\n"
+        "time/cpu: best wall-clock and best process CPU time of --repeat calls (CPU time is robust "
+        "to other load on a shared machine); peak: tracemalloc peak of one extra call (new "
+        "allocations only); pandas/x and R/x: reference CPU time / case CPU time on the same frame "
+        "size.\n"
     )
 
 

@@ -1,6 +1,6 @@
 # Benchmark of R sampling::strata (stratified srswor), called by benchmarks/bench_sampling.py.
 # Usage: Rscript benchmarks/r/bench_sampling.R <units> <strata> <fraction> <seed>
-# Prints one line: seconds=<elapsed time of the strata() call> selected=<rows>
+# Prints one line: seconds=<elapsed time of the strata() call> cpu=<user + system time> selected=<rows>
 # Ran on R 4.2.2 Patched (2022-11-10 r83330) with r-cran-sampling 2.9.
 suppressPackageStartupMessages(library(sampling))
 args <- commandArgs(trailingOnly = TRUE)
@@ -14,4 +14,5 @@ frame <- frame[order(frame$stratum), ]  # strata() wants sizes in order of appea
 counts <- as.vector(table(factor(frame$stratum, levels = unique(frame$stratum))))
 size <- pmin(pmax(1L, round(fraction * counts)), counts)
 elapsed <- system.time(s <- sampling::strata(frame, "stratum", size = size, method = "srswor"))
-cat(sprintf("seconds=%.3f selected=%d\n", elapsed[["elapsed"]], nrow(s)))
+cat(sprintf("seconds=%.3f cpu=%.3f selected=%d\n", elapsed[["elapsed"]],
+            elapsed[["user.self"]] + elapsed[["sys.self"]], nrow(s)))
