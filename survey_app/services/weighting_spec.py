@@ -56,7 +56,7 @@ LONELY_PSU = ("fail", "remove", "certainty", "adjust", "average")
 
 
 class DesignSpec(Schema):
-    sample_draw_id = fields.Integer(load_default=None, allow_none=True, metadata={"description": "Sample draw giving design weights, strata and FPC; null for a non-probability sample (weight 1)."})
+    sample_draw_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 2_147_483_647), metadata={"description": "Sample draw giving design weights, strata and FPC; null for a non-probability sample (weight 1)."})
     strata = fields.Boolean(load_default=True)
     fpc = fields.Boolean(load_default=True)
     psu = fields.String(load_default=None, allow_none=True, metadata={"description": "Frame attribute holding the cluster (PSU) id."})
@@ -97,7 +97,7 @@ class TrimSpec(Schema):
 class ReplicatesSpec(Schema):
     method = fields.String(required=True, validate=validate.OneOf(("jk1", "jkn", "brr", "fay", "bootstrap")))
     replicates = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(2, 1000))
-    seed = fields.Integer(load_default=20260901)
+    seed = fields.Integer(load_default=20260901, validate=validate.Range(0, 2**32 - 1))
     fay = fields.Float(load_default=None, allow_none=True)
 
 

@@ -17,6 +17,8 @@ from flask import Flask
 from flask_smorest import Api, Blueprint
 
 API_PREFIX = "/api/v1"
+#: Largest id accepted in paths and parameters (32-bit, fits every database).
+MAX_ID = 2_147_483_647
 
 
 class ErrorSchema(ma.Schema):

@@ -69,7 +69,7 @@ def require_token(scope: str | None = None) -> Callable[[F], F]:
 
         doc = {
             "security": [{BEARER_SCHEME: []}],
-            "responses": {"401": "UNAUTHORIZED", "403": "FORBIDDEN"},
+            "responses": {"401": "UNAUTHORIZED", "403": "FORBIDDEN", "404": "NOT_FOUND"},
         }
         if scope is not None:
             doc["x-required-scope"] = scope

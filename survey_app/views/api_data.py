@@ -11,12 +11,12 @@ from flask_smorest import Blueprint
 
 from survey_app import db
 from survey_app.services import api_questionnaires, microdata, response_rates
-from survey_app.views.api import API_PREFIX
+from survey_app.views.api import API_PREFIX, MAX_ID
 from survey_app.views.api_auth import current_token, require_project, require_token
 from survey_app.views.api_formats import file_responses, send
 
 blp = Blueprint(
-    "survey-data", __name__, url_prefix=f"{API_PREFIX}/surveys/<int:survey_id>",
+    "survey-data", __name__, url_prefix=f"{API_PREFIX}/surveys/<int(max=2147483647):survey_id>",
     description="Questionnaire versions and codebooks, de-identified microdata, response rates.",
 )
 
@@ -73,8 +73,8 @@ class CodebookSchema(ma.Schema):
 
 class MicrodataQuerySchema(ma.Schema):
     format = ma.fields.String(load_default="csv", validate=ma.validate.OneOf(microdata.FORMATS))
-    scheme = ma.fields.Integer(load_default=None, metadata={"description": "Weighting scheme id: adds the final (and replicate) weights and design columns."})
-    version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1), metadata={"description": "Scheme version (default: the latest)."})
+    scheme = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID), metadata={"description": "Weighting scheme id: adds the final (and replicate) weights and design columns."})
+    version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID), metadata={"description": "Scheme version (default: the latest)."})
     language = ma.fields.String(load_default=None, validate=ma.validate.Length(min=2, max=10), metadata={"description": "Language of variable and value labels (default: the questionnaire's first)."})
 
 
@@ -106,7 +106,7 @@ class ResponseRatesSchema(ma.Schema):
 
 
 class RatesQuerySchema(ma.Schema):
-    draw = ma.fields.Integer(load_default=None, metadata={"description": "Sample draw id (default: the latest)."})
+    draw = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID), metadata={"description": "Sample draw id (default: the latest)."})
 
 
 @blp.route("/questionnaire-versions")
@@ -120,7 +120,7 @@ class Versions(MethodView):
         return api_questionnaires.list_versions(session, current_token, require_project(session, survey_id))
 
 
-@blp.route("/questionnaire-versions/<int:number>/codebook")
+@blp.route("/questionnaire-versions/<int(max=2147483647):number>/codebook")
 class Codebook(MethodView):
     @blp.response(200, CodebookSchema)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -134,8 +134,8 @@ class Codebook(MethodView):
 @blp.route("/microdata")
 class Microdata(MethodView):
     @blp.arguments(MicrodataQuerySchema, location="query")
-    @blp.response(200, None, content_type="text/csv", description="One row per response, streamed.")
-    @blp.doc(**file_responses("parquet", "sav", "dta"))
+    @blp.response(200)
+    @blp.doc(**file_responses("csv", "parquet", "sav", "dta", description="One row per response (CSV streamed in chunks)."))
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT")
     @require_token(scope="microdata:read")

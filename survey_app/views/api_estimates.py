@@ -11,19 +11,19 @@ from webargs.fields import DelimitedList
 
 from survey_app import db
 from survey_app.services import estimates
-from survey_app.views.api import API_PREFIX
+from survey_app.views.api import API_PREFIX, MAX_ID
 from survey_app.views.api_auth import current_token, require_project, require_token
 from survey_app.views.api_formats import file_responses, send
 
 blp = Blueprint(
-    "estimates", __name__, url_prefix=f"{API_PREFIX}/surveys/<int:survey_id>/estimates",
+    "estimates", __name__, url_prefix=f"{API_PREFIX}/surveys/<int(max=2147483647):survey_id>/estimates",
     description="Weighted estimates (mean, total, proportion, ratio, quantile) with confidence intervals, by domain, with quality and suppression flags.",
 )
 
 
 class EstimateQuerySchema(ma.Schema):
-    scheme = ma.fields.Integer(required=True, metadata={"description": "Weighting scheme id (computed)."})
-    version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1), metadata={"description": "Scheme version (default: the latest)."})
+    scheme = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=MAX_ID), metadata={"description": "Weighting scheme id (computed)."})
+    version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID), metadata={"description": "Scheme version (default: the latest)."})
     variables = DelimitedList(ma.fields.String(validate=ma.validate.Length(min=1, max=200)), required=True, validate=ma.validate.Length(min=1, max=50), metadata={"description": "Comma-separated variable names."})
     statistic = ma.fields.String(load_default="mean", validate=ma.validate.OneOf(estimates.STATISTICS))
     by = DelimitedList(ma.fields.String(validate=ma.validate.Length(min=1, max=200)), load_default=list, validate=ma.validate.Length(max=5), metadata={"description": "Comma-separated domain variables (crossed)."})
@@ -78,7 +78,7 @@ class EstimatesSchema(ma.Schema):
 class Estimates(MethodView):
     @blp.arguments(EstimateQuerySchema, location="query")
     @blp.response(200, EstimatesSchema)
-    @blp.doc(**file_responses("csv", "xlsx"))
+    @blp.doc(**file_responses("csv", "xlsx", json_schema=EstimatesSchema))
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT", description="The scheme is not computed, or the data changed since.")
     @require_token(scope="estimates:read")

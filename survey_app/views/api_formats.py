@@ -11,9 +11,12 @@ from survey_app.services.exporters import MIMETYPES, Export
 FILE_SCHEMA = {"type": "string", "format": "binary"}
 
 
-def file_responses(*formats: str) -> dict[str, Any]:
-    """``@blp.doc(...)`` arguments documenting the 200 response in other media types."""
-    return {"responses": {"200": {"content": {MIMETYPES[f]: {"schema": FILE_SCHEMA} for f in formats}}}}
+def file_responses(*formats: str, json_schema: Any = None, description: str = "OK") -> dict[str, Any]:
+    """``@blp.doc(...)`` arguments documenting the 200 response in file media types (and JSON)."""
+    content: dict[str, Any] = {MIMETYPES[f]: {"schema": FILE_SCHEMA} for f in formats}
+    if json_schema is not None:
+        content = {"application/json": {"schema": json_schema}, **content}
+    return {"responses": {"200": {"description": description, "content": content}}}
 
 
 def send(export: Export) -> Response:

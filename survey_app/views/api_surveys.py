@@ -51,7 +51,7 @@ class Surveys(MethodView):
         return api_surveys.list_surveys(db.session(), current_token)
 
 
-@blp.route("/<int:survey_id>")
+@blp.route("/<int(max=2147483647):survey_id>")
 class Survey(MethodView):
     @blp.response(200, SurveySchema)
     @blp.alt_response(404, response="NOT_FOUND")

@@ -15,7 +15,7 @@ from survey_app.views.api import API_PREFIX
 from survey_app.views.api_auth import current_token, require_project, require_token
 
 blp = Blueprint(
-    "weighting-schemes", __name__, url_prefix=f"{API_PREFIX}/surveys/<int:survey_id>/weighting-schemes",
+    "weighting-schemes", __name__, url_prefix=f"{API_PREFIX}/surveys/<int(max=2147483647):survey_id>/weighting-schemes",
     description="Weighting schemes: design, nonresponse adjustment, post-stratification/raking/calibration targets, trimming; computed weights and diagnostics.",
 )
 
@@ -89,7 +89,7 @@ class Schemes(MethodView):
         )
 
 
-@blp.route("/<int:scheme_id>")
+@blp.route("/<int(max=2147483647):scheme_id>")
 class Scheme(MethodView):
     @blp.response(200, SchemeSchema)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -102,7 +102,7 @@ class Scheme(MethodView):
         return weighting_schemes.get_scheme(session, project, scheme_id)
 
 
-@blp.route("/<int:scheme_id>/versions")
+@blp.route("/<int(max=2147483647):scheme_id>/versions")
 class Versions(MethodView):
     @blp.arguments(VersionCreateSchema)
     @blp.response(201, VersionSchema)
@@ -116,7 +116,7 @@ class Versions(MethodView):
         return weighting_schemes.add_version(session, scheme, body["spec"], actor=current_token.user)
 
 
-@blp.route("/<int:scheme_id>/versions/<int:number>/compute")
+@blp.route("/<int(max=2147483647):scheme_id>/versions/<int(max=2147483647):number>/compute")
 class Compute(MethodView):
     @blp.response(201, RunSchema)
     @blp.alt_response(404, response="NOT_FOUND")

@@ -10,7 +10,15 @@ import pytest
 from sqlalchemy import select
 
 import weighting
-from survey_app.models import AuditEvent, FrameUnit, Invitation, Response, ResponseStatus, ResponseWeight, SampleUnit
+from survey_app.models import (
+    AuditEvent,
+    FrameUnit,
+    Invitation,
+    Response,
+    ResponseStatus,
+    ResponseWeight,
+    SampleUnit,
+)
 from survey_app.services.estimates import quality
 
 from .api_world import bearer, build, spec_with_draw
