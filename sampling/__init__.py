@@ -57,9 +57,9 @@ __all__ = [
     "draw_two_stage",
     "draw_two_stage_sample",
     "frame_hash",
+    "inclusion_probabilities",
     "replay_inspection",
     "replay_sample",
-    "inclusion_probabilities",
     "sample_size",
     "sample_size_table",
 ]
