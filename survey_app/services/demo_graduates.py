@@ -6,9 +6,12 @@ the register importer (identifying fields encrypted), destination changes after 
 small 2019 cohort with the legacy codes 77 and 99, a verification sample with callback outcomes
 (some institutions inflate "other hiring forms" and flexible employment), and a two-stage
 employment sample survey. The employment questionnaire's variable names follow the demo
-graduate questionnaire (``employed``, ``salary``, ``job_match``, ``satisfied``), plus
-``job_satisfaction``; the answers are generated here as a DataFrame (they are not linked to
-web responses). Idempotent: nothing is added when the 2026 cohort exists.
+graduate questionnaire (``destination``, ``employed``, ``salary``, ``job_match``, ``satisfied``),
+plus ``job_satisfaction``. When the ``graduate-employment-2026`` project has its published
+employment questionnaire, the survey sample is put into fieldwork there (frame, sample draw,
+personal invitations), the synthetic answers are submitted as questionnaire responses and read
+back with :func:`graduates_fieldwork.collect`; otherwise they are stored with the sample.
+Idempotent: nothing is added when the 2026 cohort exists.
 
 Under ``app.testing`` the cohort is scaled down to 5% (setting ``GRADUATE_DEMO_SCALE``) so test
 suites that load the whole demo stay fast. Without an application context (no encryption key)
@@ -20,22 +23,40 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from flask import current_app, has_app_context
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from survey_app.models import Graduate, User
-from survey_app.services import graduates_register, graduates_survey, graduates_verification
+from survey_app.models import (
+    FrameUnit,
+    Graduate,
+    Invitation,
+    InvitationStatus,
+    Response,
+    ResponseStatus,
+    SampleUnit,
+    SurveyProject,
+    User,
+)
+from survey_app.services import (
+    graduates_fieldwork,
+    graduates_register,
+    graduates_survey,
+    graduates_verification,
+    questionnaires,
+)
 from survey_app.services.graduates_codes import EMPLOYED
+from survey_app.services.graduates_register import frame_of
 from survey_app.services.personal_data import uscc_check_character
 
 log = logging.getLogger(__name__)
 COHORT = 2026
+PROJECT = "graduate-employment-2026"
 LEGACY_COHORT = 2019
 SEED = 20260901
 # code, name, type, province, graduates, inflation (share of "12"/"77"-type reports that are false)
@@ -193,5 +214,45 @@ def load(session: Session, summary: Any) -> None:
     frame = graduates_survey.survey_frame(session, survey)
     register = graduates_register.snapshot(session, COHORT, date(COHORT, 12, 31)).set_index("graduate_id")
     frame["destination_code"] = frame["graduate_id"].map(register["destination_code"])
-    graduates_survey.store_responses(session, survey, _responses(rng, frame), actor=actor)
-    summary.created.append(f"employment survey sample ({survey.sample_size} graduates, synthetic responses)")
+    answers = _responses(rng, frame)
+    project = session.scalar(select(SurveyProject).where(SurveyProject.code == PROJECT))
+    version = questionnaires.current_published(session, project.id) if project is not None else None
+    if project is None or version is None:  # no employment questionnaire: keep the answers with the sample
+        graduates_survey.store_responses(session, survey, answers, actor=actor)
+        summary.created.append(f"employment survey sample ({survey.sample_size} graduates, synthetic responses)")
+        return
+    sample = graduates_fieldwork.publish(session, survey, project, actor=actor)
+    submitted = _submit(session, project, version.id, sample.id, answers.assign(destination=frame["destination_code"].to_numpy()))
+    respondents = graduates_fieldwork.collect(session, survey, actor=actor)
+    summary.created.append(f"employment survey sample ({survey.sample_size} graduates, {submitted} synthetic questionnaire responses "
+                           f"to {PROJECT}, {respondents} complete)")
+
+
+def _submit(session: Session, project: SurveyProject, version_id: int, sample_draw_id: int, answers: pd.DataFrame) -> int:
+    """Simulated fieldwork: the respondents' answers as submitted questionnaire responses (invitation-bound)."""
+    rows = frame_of(session, select(FrameUnit.unit_key, SampleUnit.id, Invitation.id).select_from(SampleUnit)
+                    .join(FrameUnit, FrameUnit.id == SampleUnit.frame_unit_id).join(Invitation, Invitation.sample_unit_id == SampleUnit.id)
+                    .where(SampleUnit.draw_id == sample_draw_id), ["graduate_key", "unit_id", "invitation_id"])
+    data = rows.merge(answers, on="graduate_key")
+    data = data[data["disposition"] == "respondent"]
+    now = datetime.now(UTC)
+    records = []
+    for r in data.itertuples(index=False):  # a few hundred demo responses
+        employed = r.destination in EMPLOYED
+        given = {"destination": r.destination, "employed": int(employed), "satisfied": str(int(r.satisfied))}
+        missing = {}
+        if employed:
+            given["salary"] = int(r.salary)
+            given["job_satisfaction"] = str(int(r.job_satisfaction))
+            if pd.isna(r.job_match):
+                missing["job_match"] = "dk"
+            else:
+                given["job_match"] = str(int(r.job_match))
+        records.append({"project_id": project.id, "version_id": version_id, "invitation_id": int(r.invitation_id), "sample_unit_id": int(r.unit_id),
+                        "status": ResponseStatus.COMPLETE, "answers": given, "missing": missing, "language": "zh_CN", "device_class": "phone",
+                        "paradata": {"visits": 1}, "started_at": now, "submitted_at": now})
+    if records:
+        session.execute(insert(Response), records)
+        session.execute(update(Invitation).where(Invitation.id.in_([int(i) for i in data["invitation_id"]]))
+                        .values(status=InvitationStatus.SUBMITTED, submitted_at=now))
+    return len(records)

@@ -24,11 +24,14 @@ from survey_app.i18n import ENUM_LABELS
 from survey_app.models import DrawPurpose, GraduateSampleUnit, Role
 from survey_app.security import roles_required
 from survey_app.services import (
+    graduates_fieldwork,
     graduates_register,
     graduates_reports,
     graduates_survey,
     graduates_verification,
+    permissions,
     personal_data,
+    surveys,
 )
 from survey_app.services.graduates_codes import CODE_LABELS
 from survey_app.views.admin import actor
@@ -219,8 +222,34 @@ def survey(draw_id: int) -> ResponseReturnValue:
     try:
         report = graduates_reports.survey_report(session, record)
     except AppError as exc:
-        return render_template("admin/graduates/survey.html", draw=record, report=None, message=exc.message, errors=exc.errors or {}), exc.status
-    return render_template("admin/graduates/survey.html", draw=record, report=report, message="", errors={})
+        return render_template("admin/graduates/survey.html", draw=record, report=None, message=exc.message, errors=exc.errors or {},
+                               fieldwork=None, projects=[]), exc.status
+    return render_template("admin/graduates/survey.html", draw=record, report=report, message="", errors={},
+                           fieldwork=graduates_fieldwork.fieldwork_summary(record), projects=permissions.visible_projects(session, actor()))
+
+
+@bp.post("/survey/<int:draw_id>/fieldwork")
+@roles_required(*STAFF)
+def survey_fieldwork(draw_id: int) -> ResponseReturnValue:
+    """Start fieldwork in a survey project (``project_id``), or read its responses back (``action=collect``)."""
+    session = db.session()
+    record = graduates_verification.get_draw(session, draw_id, DrawPurpose.SURVEY)
+    try:
+        if request.form.get("action") == "collect":
+            count = graduates_fieldwork.collect(session, record, actor=actor())
+            message = _("Read %(n)d complete questionnaire responses.", n=count)
+        else:
+            project = surveys.get_project(session, graduates_reports.parse_number(request.form.get("project_id"), "project_id", int, low=1))
+            permissions.require_manage_project(session, actor(), project)
+            sample = graduates_fieldwork.publish(session, record, project, actor=actor())
+            message = _("Fieldwork started: %(n)d personal invitations in sample draw #%(id)d.", n=sample.sample_size, id=sample.id)
+    except AppError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("admin_graduates.survey", draw_id=draw_id))
+    session.commit()
+    flash(message, "success")
+    return redirect(url_for("admin_graduates.survey", draw_id=draw_id))
 
 
 @bp.get("/draws/<int:draw_id>/manifest.json")

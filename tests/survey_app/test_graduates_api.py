@@ -8,7 +8,15 @@ from datetime import date
 from sqlalchemy import func, select
 
 from survey_app import db
-from survey_app.models import DestinationChange, Graduate, GraduateSampleUnit, Role
+from survey_app.models import (
+    DestinationChange,
+    Graduate,
+    GraduateDraw,
+    GraduateSampleUnit,
+    Response,
+    Role,
+    SampleUnit,
+)
 from survey_app.services import api_tokens, demo
 from survey_app.services import graduates_register as register
 from survey_app.services import graduates_verification as verification
@@ -63,7 +71,16 @@ def test_verification_and_survey_estimates_from_the_demo(app, client, make_user,
     assert set(session.scalars(select(Graduate.destination_code).where(Graduate.cohort == 2019).distinct())) >= {"77", "99"}
     assert session.scalar(select(func.count()).select_from(DestinationChange).where(DestinationChange.effective_on == date(2026, 10, 15))) > 0
     assert session.scalar(select(func.count()).where(GraduateSampleUnit.outcome.is_not(None))) > 0
-    assert session.scalar(select(func.count()).where(GraduateSampleUnit.disposition == "respondent")) > 0
+    respondents = session.scalar(select(func.count()).where(GraduateSampleUnit.disposition == "respondent"))
+    # the survey sample went through the employment questionnaire: one complete response per respondent
+    survey_draw = session.scalar(select(GraduateDraw).where(GraduateDraw.purpose == "survey"))
+    link = survey_draw.parameters["fieldwork"]
+    assert respondents > 0 and respondents == session.scalar(
+        select(func.count()).select_from(Response).join(SampleUnit, SampleUnit.id == Response.sample_unit_id)
+        .where(SampleUnit.draw_id == link["sample_draw_id"], Response.status == "complete"))
+    dont_know = session.scalars(select(Response).where(Response.sample_unit_id.is_not(None))).all()
+    coded = {r.sample_unit_id: r for r in dont_know if r.missing.get("job_match") == "dk"}
+    assert all("job_match" not in r.answers for r in coded.values())
     headers = _token(app, make_user)
     draws = client.get("/api/v1/graduates/draws", headers=headers).json
     kinds = {d["purpose"]: d["id"] for d in draws}

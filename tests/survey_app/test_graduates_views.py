@@ -7,7 +7,18 @@ import re
 
 from sqlalchemy import func, select
 
-from survey_app.models import AuditEvent, Graduate, GraduateDraw, GraduateSampleUnit, Role
+from survey_app.models import (
+    AuditEvent,
+    FrameUnit,
+    Graduate,
+    GraduateDraw,
+    GraduateSampleUnit,
+    Invitation,
+    Role,
+    SampleUnit,
+    User,
+)
+from survey_app.services import surveys
 
 from .graduates_util import csv_bytes, row
 
@@ -103,3 +114,21 @@ def test_survey_draw_and_page(client, logged_in, session) -> None:
     assert page.status_code == 200 and "No survey responses" in page.get_data(as_text=True)
     invalid = client.post("/admin/graduates/survey", data={"cohort": "2026", "seed": ""})
     assert invalid.status_code == 422
+    user = session.scalar(select(User).where(User.email == "designer@example.org"))
+    project = surveys.create_project(session, {"code": "grad-2026", "title": "毕业生就业状况调查", "form_number": "表1", "issuing_authority": "示范厅",
+                                               "approval_number": "示〔2026〕1号", "valid_until": "2027-01-01"}, actor=user)
+    session.commit()
+    started = client.post(f"/admin/graduates/survey/{draw.id}/fieldwork", data={"project_id": str(project.id)})
+    assert started.status_code == 302
+    session.expire_all()
+    link = session.get(GraduateDraw, draw.id).parameters["fieldwork"]
+    assert session.scalar(select(func.count()).select_from(Invitation).join(SampleUnit, SampleUnit.id == Invitation.sample_unit_id)
+                          .where(SampleUnit.draw_id == link["sample_draw_id"])) == draw.sample_size
+    keys = set(session.scalars(select(FrameUnit.unit_key).join(SampleUnit, SampleUnit.frame_unit_id == FrameUnit.id)
+                               .where(SampleUnit.draw_id == link["sample_draw_id"])))
+    assert all(not c for c in session.scalars(select(FrameUnit.contact)))  # no identifying field copied
+    assert keys == set(session.scalars(select(Graduate.graduate_key).join(GraduateSampleUnit).where(GraduateSampleUnit.draw_id == draw.id)))
+    again = client.post(f"/admin/graduates/survey/{draw.id}/fieldwork", data={"project_id": str(project.id)}, follow_redirects=True)
+    assert "already in fieldwork" in again.get_data(as_text=True)
+    collected = client.post(f"/admin/graduates/survey/{draw.id}/fieldwork", data={"action": "collect"}, follow_redirects=True)
+    assert "Read 0 complete questionnaire responses." in collected.get_data(as_text=True)
