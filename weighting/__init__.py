@@ -13,7 +13,7 @@ from .adjustment import Adjustment
 from .design import Design
 from .diagnostics import kish_effective_size, weight_summary, weighting_design_effect
 from .errors import ConvergenceWarning, WeightingError
-from .indices import composite_covariance, composite_index, rank_intervals
+from .indices import composite_covariance, composite_index, rank_intervals, ranked_composite
 from .quality import QualityRules, quality_flags
 from .replication import ReplicateWeights
 
@@ -29,6 +29,7 @@ __all__ = [
     "kish_effective_size",
     "quality_flags",
     "rank_intervals",
+    "ranked_composite",
     "weight_summary",
     "weighting_design_effect",
 ]

@@ -49,6 +49,7 @@ from survey_app.models import (
 from survey_app.services import audit, invitations, questionnaires
 from survey_app.services.table_upload import content_hash, read_table, require_columns, row_errors
 from weighting import indices
+from weighting.intervals import proportion_interval
 
 DIMENSIONS = ("county", "sex", "age_group", "area")
 OVERALL_QUESTION = "overall"  # reported with the items, not part of the default composite
@@ -238,17 +239,17 @@ def _weighted_design(data: pd.DataFrame, population: pd.DataFrame, min_cell: int
     return base.rake(margins, max_iter=200, tol=1e-8), info
 
 
-def _satisfied_shares(design: weighting.Design, columns: list[str], by: str | None, level: float) -> pd.DataFrame:
-    """Share answering 4 or 5 per item with a logit interval (R ``svyciprop`` default)."""
-    tables = []
-    for column in columns:
-        table = design.proportion(column, by=by, level=level, ci="logit")
-        table = table[table["category"].astype(float) == 1.0]
-        if by is None:
-            table = table.assign(county="")
-        tables.append(table.assign(variable=column.removesuffix("__satisfied")))
-    out = pd.concat(tables, ignore_index=True)
-    return out.rename(columns={"estimate": "share", "ci_low": "share_low", "ci_high": "share_high", "se": "share_se"})
+def _satisfied_shares(design: weighting.Design, columns: list[str], level: float) -> pd.DataFrame:
+    """Share answering 4 or 5 per item (mean of the 0/1 indicator) with a logit interval (R ``svyciprop``).
+
+    All items and counties in one pass; the interval is :func:`weighting.intervals.proportion_interval`.
+    """
+    table = pd.concat([design.mean(columns, level=level).assign(county=""), design.mean(columns, by="county", level=level)],
+                      ignore_index=True)
+    low, high = proportion_interval(table["estimate"].to_numpy(), table["se"].to_numpy() ** 2, table["df"].to_numpy(), level,
+                                    "logit", n=table["n"].to_numpy(), n_rows=len(design.data))
+    return pd.DataFrame({"county": table["county"], "variable": table["variable"].str.removesuffix("__satisfied"),
+                         "share": table["estimate"], "share_se": table["se"], "share_low": low, "share_high": high})
 
 
 def estimate(responses: pd.DataFrame, population: pd.DataFrame, items: list[str], weights: dict[str, float] | None, *,
@@ -277,24 +278,20 @@ def estimate(responses: pd.DataFrame, population: pd.DataFrame, items: list[str]
     means = pd.concat([design.mean(items, level=level).assign(county=""), design.mean(items, by="county", level=level)],
                       ignore_index=True)
     means = weighting.quality_flags(means)
-    props = pd.concat([_satisfied_shares(design, share_cols, None, level), _satisfied_shares(design, share_cols, "county", level)],
-                      ignore_index=True)
+    props = _satisfied_shares(design, share_cols, level)
     item_table = means.merge(props[["county", "variable", "share", "share_se", "share_low", "share_high"]],
                              on=["county", "variable"], how="left")
 
     a = indices.item_weights(items, weights or None)
+    by_county = indices.ranked_composite(design, items, weights=a, by="county", level=level, draws=RANK_DRAWS, rng=seed)
     composite = pd.concat([indices.composite_index(design, items, weights=a, level=level).assign(county=""),
-                           indices.composite_index(design, items, weights=a, by="county", level=level)], ignore_index=True)
+                           by_county.drop(columns="rank_mean")], ignore_index=True)
     composite["deff"] = np.nan
     composite = weighting.quality_flags(composite, proportions=False)
     w = design.weights
     effective = pd.DataFrame({"county": data["county"], "w": w, "w2": w * w}).groupby("county")[["w", "w2"]].sum()
     kish = (effective["w"] ** 2 / effective["w2"]).to_dict()
     composite["effective_n"] = composite["county"].map(kish).fillna(float(w.sum() ** 2 / (w * w).sum()))
-    cov = indices.composite_covariance(design, items, weights=a, by="county")
-    by_county = composite[composite["county"] != ""].set_index("county")["estimate"].reindex(cov.index)
-    ranks = indices.rank_intervals(by_county, cov.to_numpy(), level=level, draws=RANK_DRAWS, rng=seed)
-    composite = composite.merge(ranks[["rank", "rank_low", "rank_high"]], left_on="county", right_index=True, how="left")
 
     info.update(sample=NON_PROBABILITY, respondents=len(data), excluded=excluded, level=level,
                 scale="item mean on 0-100 = (x - 1) / 4 * 100; \"don't know\" is missing; share satisfied = 4 or 5",

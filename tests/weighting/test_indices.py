@@ -160,3 +160,17 @@ def test_errors_name_the_argument(survey):
         indices.rank_intervals(pd.Series([1.0, 2.0]), np.eye(3))
     with pytest.raises(WeightingError, match="items"):
         indices.rescale(survey, ["nope"])
+
+
+def test_ranked_composite_equals_rank_intervals_on_composite_covariance(survey):
+    items = ["i1", "i2", "i3"]
+    design = weighting.Design(survey, weights="w", strata="stratum")
+    ranked = indices.ranked_composite(design, items, by="county", rng=5, draws=1000).set_index("county")
+    table = indices.composite_index(design, items, by="county").set_index("county")
+    cov = indices.composite_covariance(design, items, by="county")
+    ranks = indices.rank_intervals(table.loc[cov.index, "estimate"], cov, rng=5, draws=1000)
+    pd.testing.assert_frame_equal(ranked[table.columns], table)
+    pd.testing.assert_frame_equal(ranked.loc[cov.index, ["rank", "rank_low", "rank_high", "rank_mean"]],
+                                  ranks[["rank", "rank_low", "rank_high", "rank_mean"]], check_names=False)
+    # County c1 (highest level) is first; c4 (lowest) last, with no overlap.
+    assert ranked.loc["c1", "rank_high"] < ranked.loc["c4", "rank_low"]
