@@ -170,7 +170,7 @@ def linear_estimates(
             centre, scale = estimate, t_x
     if design.replicates is not None:
         rep = design.replicates
-        thetas = _replicate_thetas(design, kind, y, x, present, dom, n_dom)
+        thetas = replicate_thetas(design, kind, y, x, present, dom, n_dom)
         variance = replicate_variance(thetas, estimate, rep.scale, rep.rscales, mse=rep.mse)
     elif design.calibrated:
         variance = _dense(design, y, x, present, dom, n_dom, centre, scale)
@@ -365,7 +365,7 @@ def estimate_covariance(
     res = linear_estimates(design, kind, y, None, present, dom, n_dom)
     k = y.shape[1]
     if design.replicates is not None:
-        thetas = _replicate_thetas(design, kind, y, None, present, dom, n_dom).reshape(-1, n_dom * k)
+        thetas = replicate_thetas(design, kind, y, None, present, dom, n_dom).reshape(-1, n_dom * k)
         rep = design.replicates
         centre = res.estimate.reshape(-1) if rep.mse else thetas[rep.rscales > 0].mean(axis=0)
         dev = (thetas - centre) * np.sqrt(rep.rscales)[:, None]
@@ -379,7 +379,7 @@ def estimate_covariance(
     return linearization_variance(z, design.stages, covariance=True)
 
 
-def _replicate_thetas(
+def replicate_thetas(
     design: Design,
     kind: str,
     y: FloatArray,

@@ -72,6 +72,7 @@ def proportion_interval(
     n: ArrayLike,
     n_rows: ArrayLike,
     domain_df: ArrayLike | None = None,
+    logit_variance: ArrayLike | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     r"""Confidence interval for a proportion estimated from a complex sample.
 
@@ -92,6 +93,10 @@ def proportion_interval(
     domain_df : array_like, optional
         ``degf(design)`` of the (domain) design in that correction (R uses the subset's own
         degrees of freedom there, whatever ``df``); default ``df``.
+    logit_variance : array_like, optional
+        Variance of :math:`\operatorname{logit}\hat p` to use instead of the delta method
+        :math:`V/(\hat p(1-\hat p))^2` (replicate designs: the replicate variance of the
+        replicates' logits, as R's ``svyglm`` on a replicate design).
 
     Returns
     -------
@@ -144,7 +149,7 @@ def proportion_interval(
     pq = p_arr * (1 - p_arr)
     with np.errstate(divide="ignore", invalid="ignore"):
         if method == "logit":
-            half = t * np.sqrt(v) / pq
+            half = t * (np.sqrt(v) / pq if logit_variance is None else np.sqrt(logit_variance))
             logit = special.logit(p_arr)
             lo, hi = special.expit(logit - half), special.expit(logit + half)
         elif method == "asin":

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+from scipy import special
 
 from .domains import (
     as_columns,
@@ -23,8 +24,9 @@ from .domains import (
     present_mask,
 )
 from .errors import WeightingError
-from .estimation import estimate_covariance, linear_estimates
+from .estimation import estimate_covariance, linear_estimates, replicate_thetas
 from .intervals import PROPORTION_METHODS, check_level, proportion_interval, t_interval
+from .variance import replicate_variance
 
 if TYPE_CHECKING:
     from .design import Design
@@ -196,8 +198,17 @@ def proportion_table(
         n_rows = np.bincount(doms.codes[inside], minlength=doms.n_domains)[:, None].astype(np.float64)
     s1 = design.stages[0]
     ddf = domain_dfs(s1.cluster, s1.cluster_stratum[s1.cluster], design.weights, doms.codes, doms.n_domains)
+    logit_variance = None
+    if design.replicates is not None and ci == "logit":
+        rep = design.replicates
+        thetas = replicate_thetas(design, "mean", y, None, present, doms.codes, doms.n_domains)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logit_variance = replicate_variance(
+                special.logit(thetas), special.logit(res.estimate), rep.scale, rep.rscales, mse=rep.mse
+            )
     lo, hi = proportion_interval(
-        res.estimate, res.variance, design.df, level, ci, n=res.n, n_rows=n_rows, domain_df=ddf[:, None]
+        res.estimate, res.variance, design.df, level, ci, n=res.n, n_rows=n_rows, domain_df=ddf[:, None],
+        logit_variance=logit_variance,
     )
     return estimate_table(
         doms.labels, variables,

@@ -4,7 +4,8 @@ Reference values: ``tests/reference/estimation/extra_reference.json``, produced 
 ``make_extra_reference.R`` next to it from the shared data sets (R 4.2.2, survey 4.1.1):
 quantiles by domain, ``lonely_psu`` options with domains and missing values, a two-stage
 design with a lonely second-stage unit, a certainty stratum, FPCs given as sampling fractions,
-R's ``degf`` of a subset and ratios by two crossed ``by`` columns. Agreement: 1e-8 relative.
+R's ``degf`` of a subset, ratios by two crossed ``by`` columns, and a JK1 replicate design
+(logit interval from replicate logits, deff, quantiles). Agreement: 1e-8 relative.
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ def _table(case_id: str, case: dict) -> pd.DataFrame:
         sub = d.subset((data["stype"] == "H").to_numpy(), df="domain")
         return pd.concat([sub.mean("api00").assign(statistic="mean", stype="H"),
                           d.ratio("api00", "api99", by=["stype", "sch.wide"]).assign(statistic="ratio")])
+    if case_id == "replicate_jk1_ciprop_deff_quantile":
+        data = _data("apiclus1")
+        data["sch.wide==Yes"] = data["sch.wide"] == "Yes"
+        d = weighting.Design(data, weights="pw", psu="dnum", fpc="fpc").replicate("jk1")
+        prop = d.proportion("sch.wide==Yes")
+        return pd.concat([prop[prop["category"] == True].assign(statistic="proportion"),  # noqa: E712
+                          d.mean("api00").assign(statistic="mean"),
+                          d.quantile("api00", [0.25, 0.5]).assign(statistic="quantile")])
     raise AssertionError(case_id)
 
 

@@ -113,6 +113,22 @@ cases$subset_degf_and_ratio_by2 <- list(
   r_call = "svymean(~api00, subset(d, stype=='H')); degf(subset(...)); svyby(~api00, ~stype+sch.wide, d, svyratio, denominator=~api99)",
   results = res)
 
+# 6. Replicate design (JK1 on apiclus1): logit interval from the replicate logits (svyglm),
+#    deff of svymean on a replicate design, Woodruff quantiles with replicate variances.
+apiclus1 <- rd("apiclus1.csv")
+d <- svydesign(ids = ~dnum, fpc = ~fpc, weights = ~pw, data = apiclus1); r <- as.svrepdesign(d, type = "JK1")
+p <- svyciprop(~I(sch.wide == "Yes"), r, method = "logit")
+m <- svymean(~api00, r, deff = TRUE)
+q <- svyquantile(~api00, r, c(0.25, 0.5), ci = TRUE)$api00
+res <- list(row("proportion", "sch.wide==Yes", coef(p), SE(p), degf(r), lo = attr(p, "ci")[1], hi = attr(p, "ci")[2]),
+            row("mean", "api00", coef(m), SE(m), degf(r), deff = deff(m)))
+for (i in 1:2) res[[length(res) + 1]] <- row("quantile", "api00", q[i, 1], q[i, 4], degf(r), lo = q[i, 2], hi = q[i, 3],
+                                             q = c(0.25, 0.5)[i])
+cases$replicate_jk1_ciprop_deff_quantile <- list(
+  description = "as.svrepdesign(type='JK1'): svyciprop logit (replicate variance of the logits), svymean deff, svyquantile",
+  r_call = "svyciprop(~I(sch.wide=='Yes'), r, method='logit'); svymean(~api00, r, deff=TRUE); svyquantile(~api00, r, c(.25,.5), ci=TRUE)",
+  results = res)
+
 out <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
             jsonlite_version = as.character(packageVersion("jsonlite")), cases = cases)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", pretty = TRUE),
