@@ -337,3 +337,11 @@ def test_frame_hash_same_for_object_and_string_dtype():
     a = pd.DataFrame({"name": pd.Series(text, dtype=object)})
     b = pd.DataFrame({"name": pd.Series(text, dtype="str")})
     assert sampling.frame_hash(a) == sampling.frame_hash(b)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_input_frame_is_not_modified(frame, method):
+    before = frame.copy(deep=True)
+    s = sampling.draw(frame, 30, strata="school", method=method, size="enrolment", rng=3)
+    s.iloc[0, 0] = -1  # writing into the result does not reach the frame either
+    pd.testing.assert_frame_equal(frame, before)
