@@ -19,6 +19,7 @@ from survey_app.services import (
     demo_fieldwork,
     demo_graduates,
     demo_questionnaires,
+    demo_satisfaction,
     surveys,
     users,
 )
@@ -104,6 +105,7 @@ def load(session: Session, *, today: date | None = None) -> DemoSummary:
     _load_projects(session, summary, today)
     session.flush()
     demo_questionnaires.load(session, summary)
+    demo_satisfaction.load(session, summary)
     demo_graduates.load(session, summary)
     demo_fieldwork.load(session, summary)
     summary.api_token = demo_api.load(session, summary).token  # type: ignore[attr-defined]
