@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -15,21 +14,14 @@ from . import quantiles, tables
 from .adjustment import Adjustment
 from .domains import as_columns, check_columns, domain_df
 from .errors import WeightingError
-from .stages import LONELY_PSU, Stage, build_stages
+from .influence import replicate_rank, with_fpc, with_weights
+from .stages import LONELY_PSU, Stage, build_stages, design_weights, factorize_column
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 BoolArray = NDArray[np.bool_]
 
 ColumnSpec = Hashable | Sequence[Hashable] | None
-
-
-def _codes(data: pd.DataFrame, column: Hashable, argument: str, sort: bool) -> tuple[IntArray, pd.Index]:
-    codes, uniques = pd.factorize(data[column], sort=sort)
-    if (codes < 0).any():
-        count = int((codes < 0).sum())
-        raise WeightingError(f"{argument}: column {column!r} has {count} missing value(s)")
-    return codes.astype(np.intp), pd.Index(uniques)
 
 
 class Design:
@@ -120,10 +112,10 @@ class Design:
             stratum, labels = np.zeros(n, dtype=np.intp), pd.Index(["1"])
         else:
             check_columns(data, [strata], "strata")
-            stratum, labels = _codes(data, strata, "strata", sort=True)
+            stratum, labels = factorize_column(data, strata, "strata", sort=True)
         psu_cols = as_columns(psu, "psu")
         check_columns(data, psu_cols, "psu")
-        psu_codes = [_codes(data, c, "psu", sort=False)[0] for c in psu_cols] or [np.arange(n, dtype=np.intp)]
+        psu_codes = [factorize_column(data, c, "psu", sort=False)[0] for c in psu_cols] or [np.arange(n, dtype=np.intp)]
         fpc_cols = as_columns(fpc, "fpc")
         fpc_values = None
         if fpc_cols:
@@ -139,7 +131,7 @@ class Design:
                     raise WeightingError(f"fpc: column {c!r} is not numeric (dtype {data[c].dtype})")
                 fpc_values.append(data[c].to_numpy(dtype=np.float64, na_value=np.nan))
         stages = build_stages(stratum, list(labels), psu_codes, fpc_values, lonely_psu)
-        w = self._check_weights(data, weights, stages, fpc_values is not None)
+        w = design_weights(data, weights, stages, fpc_values is not None)
         self._data = data
         self._weights = w
         self._base_weights = w
@@ -151,39 +143,6 @@ class Design:
         self._replicates = None
         self._spec = {"strata": strata, "psu": psu, "fpc": fpc, "lonely_psu": lonely_psu}
         self._df = float(self._domain_df(w != 0))
-
-    @staticmethod
-    def _check_weights(
-        data: pd.DataFrame, weights: Hashable | ArrayLike | None, stages: tuple[Stage, ...], has_fpc: bool
-    ) -> FloatArray:
-        n = len(data)
-        if weights is None:
-            w = np.ones(n)
-            if has_fpc:
-                for stage in stages:
-                    pop = stage.sampled.astype(np.float64) if stage.population is None else stage.population
-                    h = stage.cluster_stratum[stage.cluster]
-                    w = w * pop[h] / stage.sampled[h]
-        elif isinstance(weights, Hashable) and not isinstance(weights, tuple) and weights in data.columns:
-            series = data[weights]
-            if not pd.api.types.is_numeric_dtype(series.dtype):
-                raise WeightingError(f"weights: column {weights!r} is not numeric (dtype {series.dtype})")
-            w = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        elif isinstance(weights, (str, bytes)):
-            raise WeightingError(f"weights: column {weights!r} is not in the data")
-        else:
-            w = np.asarray(weights, dtype=np.float64).reshape(-1)
-            if w.size != n:
-                raise WeightingError(f"weights has {w.size} values but data has {n} rows")
-        w = np.array(w, dtype=np.float64)
-        bad = ~np.isfinite(w) | (w < 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise WeightingError(
-                f"weights must be finite and >= 0; row {i} has {float(w[i])!r} ({int(bad.sum())} bad value(s))"
-            )
-        w.setflags(write=False)
-        return w
 
     # ------------------------------------------------------------------ structure
     @property
@@ -403,7 +362,7 @@ class Design:
         w.setflags(write=False)
         reps = self._replicates
         if reps is not None:
-            reps = _with_weights(reps, adjustment.reapply(reps.weights))
+            reps = with_weights(reps, adjustment.reapply(reps.weights))
         return self._evolve(weights=w, adjustments=(*self._adjustments, adjustment), replicates=reps)
 
     def poststratify(self, population: pd.DataFrame) -> Design:
@@ -469,31 +428,9 @@ class Design:
         rep = replicate_weights(
             method, self._base_weights, strata, s1.cluster, replicates=replicates, rng=rng, fay=fay
         )
-        rep = _with_fpc(rep, s1, strata)
-        df = float(_rank(rep.weights) - 1)
+        rep = with_fpc(rep, s1, strata)
+        df = float(replicate_rank(rep.weights) - 1)
         W = rep.weights
         for adjustment in self._adjustments:
             W = adjustment.reapply(W)
-        return self._evolve(replicates=_with_weights(rep, W), df=df)
-
-
-def _with_weights(rep: Any, weights: FloatArray) -> Any:
-    return dataclasses.replace(rep, weights=np.asarray(weights, dtype=np.float64))
-
-
-def _with_fpc(rep: Any, stage: Stage, strata: IntArray) -> Any:
-    """R ``jk1weights``/``jknweights``: multiply by :math:`1 - n_h/N_h` of the deleted PSU."""
-    if stage.population is None or rep.method not in ("jk1", "jkn"):
-        return rep
-    f = 1.0 - stage.fraction
-    if rep.method == "jk1":
-        return dataclasses.replace(rep, scale=float(rep.scale * f[0]))
-    deleted = np.argmax(rep.factors == 0, axis=0)
-    return dataclasses.replace(rep, rscales=rep.rscales * f[strata[deleted]])
-
-
-def _rank(W: FloatArray) -> int:
-    """Rank of the replicate weights (R: ``qr(weights, tol=1e-5)$rank``)."""
-    gram = W.T @ W
-    eig = np.linalg.eigvalsh(gram)
-    return int(np.sum(eig > eig.max() * 1e-10)) if eig.size else 0
+        return self._evolve(replicates=with_weights(rep, W), df=df)

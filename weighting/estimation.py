@@ -27,15 +27,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from .influence import dense_variance, replicate_thetas
 from .stages import Stage
 from .variance import (
     CellLayout,
     compress,
     group_matrix,
-    linearization_variance,
     replicate_variance,
 )
 
@@ -46,7 +45,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 BoolArray = NDArray[np.bool_]
 
-#: Dense influence values are built this many cells (rows x columns) at a time.
+#: Cell-level temporaries of the domain path are kept to about this many values per block.
 CHUNK_CELLS = 4_000_000
 
 
@@ -173,7 +172,7 @@ def linear_estimates(
         thetas = replicate_thetas(design, kind, y, x, present, dom, n_dom)
         variance = replicate_variance(thetas, estimate, rep.scale, rep.rscales, mse=rep.mse)
     elif design.calibrated:
-        variance = _dense(design, y, x, present, dom, n_dom, centre, scale)
+        variance = dense_variance(design, y, x, present, dom, n_dom, centre, scale)
     parts = [t_y, t_x, moments[:, :k]]
     if kind == "ratio":
         parts += [moments[:, k : 2 * k], moments[:, 2 * k :]]
@@ -297,112 +296,3 @@ def _deff(
             vsrs = vsrs * psum * psum
         out = variance / vsrs
     return np.where((psum >= n) & (n > 1), out, np.nan)
-
-
-def _influence(
-    design: Design,
-    y0: FloatArray,
-    x0: FloatArray,
-    dom: IntArray,
-    cols: IntArray,
-    centre: FloatArray,
-    scale: FloatArray,
-) -> FloatArray:
-    """Residualised influence values ``(n, len(cols))`` of (domain, variable) columns."""
-    k = y0.shape[1]
-    dj, kj = cols // k, cols % k
-    member = dom[:, None] == dj[None, :]
-    z = (design.weights[:, None] * member) * (y0[:, kj] - centre[dj, kj] * x0[:, kj]) / scale[dj, kj]
-    for adjustment in design.adjustments:
-        if adjustment.residualize is not None:
-            z = np.asarray(adjustment.residualize(z), dtype=np.float64)
-    return z
-
-
-def _filled(y: FloatArray, x: FloatArray | None, present: BoolArray | None) -> tuple[FloatArray, FloatArray]:
-    n, k = y.shape
-    x0 = np.ones((n, k)) if x is None else x
-    if present is None:
-        return y, x0
-    return np.where(present, np.nan_to_num(y), 0.0), np.where(present, np.nan_to_num(x0), 0.0)
-
-
-def _dense(
-    design: Design,
-    y: FloatArray,
-    x: FloatArray | None,
-    present: BoolArray | None,
-    dom: IntArray,
-    n_dom: int,
-    centre: FloatArray,
-    scale: FloatArray,
-) -> FloatArray:
-    """Variances from dense, residualised influence values, a chunk of columns at a time."""
-    n, k = y.shape
-    y0, x0 = _filled(y, x, present)
-    pairs = n_dom * k
-    out = np.empty(pairs)
-    step = max(1, CHUNK_CELLS // max(n, 1))
-    for start in range(0, pairs, step):
-        idx = np.arange(start, min(start + step, pairs))
-        out[idx] = linearization_variance(_influence(design, y0, x0, dom, idx, centre, scale), design.stages)
-    return out.reshape(n_dom, k)
-
-
-def estimate_covariance(
-    design: Design,
-    kind: str,
-    y: FloatArray,
-    present: BoolArray | None,
-    dom: IntArray,
-    n_dom: int,
-) -> FloatArray:
-    """Covariance matrix of the means or totals of every (domain, variable) pair.
-
-    Columns are ordered domain-major. Builds the ``n x (domains x variables)`` influence
-    matrix, so it is meant for a moderate number of pairs.
-    """
-    res = linear_estimates(design, kind, y, None, present, dom, n_dom)
-    k = y.shape[1]
-    if design.replicates is not None:
-        thetas = replicate_thetas(design, kind, y, None, present, dom, n_dom).reshape(-1, n_dom * k)
-        rep = design.replicates
-        centre = res.estimate.reshape(-1) if rep.mse else thetas[rep.rscales > 0].mean(axis=0)
-        dev = (thetas - centre) * np.sqrt(rep.rscales)[:, None]
-        return np.asarray(rep.scale * dev.T @ dev)
-    if kind == "total":
-        centre, scale = np.zeros((n_dom, k)), np.ones((n_dom, k))
-    else:
-        centre, scale = res.estimate, res.weight_sum
-    y0, x0 = _filled(y, None, present)
-    z = _influence(design, y0, x0, dom, np.arange(n_dom * k), centre, scale)
-    return linearization_variance(z, design.stages, covariance=True)
-
-
-def replicate_thetas(
-    design: Design,
-    kind: str,
-    y: FloatArray,
-    x: FloatArray | None,
-    present: BoolArray | None,
-    dom: IntArray,
-    n_dom: int,
-) -> FloatArray:
-    """The statistic recomputed with every replicate's weights, shape ``(R, n_dom, k)``."""
-    W = design.replicates.weights
-    rows = np.flatnonzero(dom >= 0)
-    member = group_matrix(dom[rows], n_dom)
-    k = y.shape[1]
-    thetas = np.empty((W.shape[1], n_dom, k))
-    for j in range(k):
-        ok = np.ones(rows.size, bool) if present is None else present[rows, j]
-        yj = np.where(ok, np.nan_to_num(y[rows, j]), 0.0)
-        num = np.asarray(sp.csr_matrix(member.multiply(yj[None, :])) @ W[rows]).T
-        if kind == "total":
-            thetas[:, :, j] = num
-            continue
-        xj = ok.astype(np.float64) if x is None else np.where(ok, np.nan_to_num(x[rows, j]), 0.0)
-        den = np.asarray(sp.csr_matrix(member.multiply(xj[None, :])) @ W[rows]).T
-        with np.errstate(divide="ignore", invalid="ignore"):
-            thetas[:, :, j] = num / den
-    return thetas

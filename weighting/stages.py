@@ -10,12 +10,13 @@ and in every earlier cluster, i.e. R's ``nest=TRUE``; for designs that R accepts
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from .errors import WeightingError
 
@@ -250,3 +251,52 @@ def _stratum_population(
             f"{stage + 1}: population {float(population[h])!r}, sampled clusters {int(sampled[h])}"
         )
     return population.astype(np.float64)
+
+
+def factorize_column(
+    data: pd.DataFrame, column: Hashable, argument: str, sort: bool
+) -> tuple[IntArray, pd.Index]:
+    """Integer codes of a design column; missing values raise :class:`WeightingError`."""
+    codes, uniques = pd.factorize(data[column], sort=sort)
+    if (codes < 0).any():
+        count = int((codes < 0).sum())
+        raise WeightingError(f"{argument}: column {column!r} has {count} missing value(s)")
+    return codes.astype(np.intp), pd.Index(uniques)
+
+
+def design_weights(
+    data: pd.DataFrame, weights: Hashable | ArrayLike | None, stages: tuple[Stage, ...], has_fpc: bool
+) -> FloatArray:
+    """Validated sampling weights: a column, an array, or (``None``) R's default.
+
+    Without weights, R's ``svydesign`` uses the product over stages of :math:`N_s / n_s` when
+    FPCs are given (``weights(fpc, final=FALSE)``), else equal weights 1.
+    """
+    n = len(data)
+    if weights is None:
+        w = np.ones(n)
+        if has_fpc:
+            for stage in stages:
+                pop = stage.sampled.astype(np.float64) if stage.population is None else stage.population
+                h = stage.cluster_stratum[stage.cluster]
+                w = w * pop[h] / stage.sampled[h]
+    elif isinstance(weights, Hashable) and not isinstance(weights, tuple) and weights in data.columns:
+        series = data[weights]
+        if not pd.api.types.is_numeric_dtype(series.dtype):
+            raise WeightingError(f"weights: column {weights!r} is not numeric (dtype {series.dtype})")
+        w = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif isinstance(weights, (str, bytes)):
+        raise WeightingError(f"weights: column {weights!r} is not in the data")
+    else:
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if w.size != n:
+            raise WeightingError(f"weights has {w.size} values but data has {n} rows")
+    w = np.array(w, dtype=np.float64)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise WeightingError(
+            f"weights must be finite and >= 0; row {i} has {float(w[i])!r} ({int(bad.sum())} bad value(s))"
+        )
+    w.setflags(write=False)
+    return w

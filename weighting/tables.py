@@ -24,15 +24,17 @@ from .domains import (
     present_mask,
 )
 from .errors import WeightingError
-from .estimation import estimate_covariance, linear_estimates, replicate_thetas
+from .estimation import linear_estimates
+from .influence import filled, influence_values, replicate_thetas
 from .intervals import PROPORTION_METHODS, check_level, proportion_interval, t_interval
-from .variance import replicate_variance
+from .variance import linearization_variance, replicate_variance
 
 if TYPE_CHECKING:
     from .design import Design
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.intp]
 
 COLUMNS = ("estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "cv")
 
@@ -239,3 +241,33 @@ def covariance_table(
     frame["variable"] = np.tile(np.asarray([str(v) for v in names], dtype=object), doms.n_domains)
     index = pd.MultiIndex.from_frame(frame)
     return pd.DataFrame(cov, index=index, columns=index)
+
+
+def estimate_covariance(
+    design: Design,
+    kind: str,
+    y: FloatArray,
+    present: BoolArray | None,
+    dom: IntArray,
+    n_dom: int,
+) -> FloatArray:
+    """Covariance matrix of the means or totals of every (domain, variable) pair.
+
+    Columns are ordered domain-major. Builds the ``n x (domains x variables)`` influence
+    matrix, so it is meant for a moderate number of pairs.
+    """
+    res = linear_estimates(design, kind, y, None, present, dom, n_dom)
+    k = y.shape[1]
+    if design.replicates is not None:
+        thetas = replicate_thetas(design, kind, y, None, present, dom, n_dom).reshape(-1, n_dom * k)
+        rep = design.replicates
+        centre = res.estimate.reshape(-1) if rep.mse else thetas[rep.rscales > 0].mean(axis=0)
+        dev = (thetas - centre) * np.sqrt(rep.rscales)[:, None]
+        return np.asarray(rep.scale * dev.T @ dev)
+    if kind == "total":
+        centre, scale = np.zeros((n_dom, k)), np.ones((n_dom, k))
+    else:
+        centre, scale = res.estimate, res.weight_sum
+    y0, x0 = filled(y, None, present)
+    z = influence_values(design, y0, x0, dom, np.arange(n_dom * k), centre, scale)
+    return linearization_variance(z, design.stages, covariance=True)
