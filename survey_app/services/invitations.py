@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Iterable
 
 from flask import url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,10 +36,10 @@ def new_token() -> str:
 def find_by_token(session: Session, token: str) -> Invitation:
     """The invitation with this token; revoked and unknown tokens are not found."""
     if not token or len(token) > 64:
-        raise NotFound("This survey link is not valid.")
+        raise NotFound(_("This survey link is not valid."))
     invitation = session.scalars(select(Invitation).where(Invitation.token == token)).one_or_none()
     if invitation is None or invitation.status == InvitationStatus.REVOKED:
-        raise NotFound("This survey link is not valid.")
+        raise NotFound(_("This survey link is not valid."))
     return invitation
 
 

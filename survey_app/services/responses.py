@@ -25,6 +25,7 @@ from datetime import date
 from threading import Lock
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -171,25 +172,25 @@ def submit_page(session: Session, token: str, cookie_response_id: int | None, fo
                 shown_at: float | None, today: date) -> PageOutcome:
     """Apply one page POST. On ``errors`` nothing must be committed (the caller rolls back)."""
     if not KEY_PATTERN.match(key or ""):
-        raise Conflict("This page is out of date. Please reload it and answer again.")
+        raise Conflict(_("This page is out of date. Please reload it and answer again."))
     previous = replay(session, key)
     if previous is not None:
         if previous.response is None or previous.response.invitation.token != token:
-            raise Conflict("This page is out of date. Please reload it and answer again.")
+            raise Conflict(_("This page is out of date. Please reload it and answer again."))
         return previous
     invitation = invitations.find_by_token(session, token)
     project = session.get(SurveyProject, invitation.project_id)
     assert project is not None
     response = _resume(session, invitation, cookie_response_id)
     if response is not None and response.is_complete:
-        raise AlreadySubmitted("This questionnaire has already been submitted. Thank you.")
+        raise AlreadySubmitted(_("This questionnaire has already been submitted. Thank you."))
     if not project.accepts_responses_on(today):
-        raise SurveyClosed("This survey is closed and accepts no answers.")
+        raise SurveyClosed(_("This survey is closed and accepts no answers."))
     if response is None:
         response = _start(session, invitation, project, page, language, user_agent, client_ip, secret)
     form = form_for(response.version)
     if not 0 <= page < len(form.pages) or page > response.furthest_page:
-        raise Conflict("This page is out of date. Please reload it and answer again.")
+        raise Conflict(_("This page is out of date. Please reload it and answer again."))
     result = form.apply_page(page, formdata, response.answers, response.missing, language)
     _check_unique(session, form, page, response, result, secret, formdata)
     if not result.ok:
@@ -208,9 +209,9 @@ def _start(session: Session, invitation: Invitation, project: SurveyProject, pag
            user_agent: str, client_ip: str, secret: str) -> Response:
     version = questionnaires.current_published(session, project.id)
     if version is None:
-        raise NotFound("This survey has no published questionnaire yet.")
+        raise NotFound(_("This survey has no published questionnaire yet."))
     if page != (form_for(version).next_page(-1, {}) or 0):
-        raise Conflict("Your answers on this device have expired. Please start again from the first page.")
+        raise Conflict(_("Your answers on this device have expired. Please start again from the first page."))
     response = Response(
         project_id=project.id, version_id=version.id, version=version, invitation_id=invitation.id,
         sample_unit_id=invitation.sample_unit_id if invitation.kind == InvitationKind.PERSONAL else None,
