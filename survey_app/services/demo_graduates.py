@@ -212,8 +212,7 @@ def load(session: Session, summary: Any) -> None:
                                                  graduates_per_institution=max(30, int(160 * min(scale * 4, 1))),
                                                  snapshot_on=date(COHORT, 12, 31), label="2026届毕业生就业状况抽样调查", actor=actor)
     frame = graduates_survey.survey_frame(session, survey)
-    register = graduates_register.snapshot(session, COHORT, date(COHORT, 12, 31)).set_index("graduate_id")
-    frame["destination_code"] = frame["graduate_id"].map(register["destination_code"])
+    frame["destination_code"] = frame["reported_code"]  # the destination at the draw's snapshot (31 December)
     answers = _responses(rng, frame)
     project = session.scalar(select(SurveyProject).where(SurveyProject.code == PROJECT))
     version = questionnaires.current_published(session, project.id) if project is not None else None
@@ -221,7 +220,7 @@ def load(session: Session, summary: Any) -> None:
         graduates_survey.store_responses(session, survey, answers, actor=actor)
         summary.created.append(f"employment survey sample ({survey.sample_size} graduates, synthetic responses)")
         return
-    sample = graduates_fieldwork.publish(session, survey, project, actor=actor)
+    sample = graduates_fieldwork.publish(session, survey, project, actor=actor, frame=frame)
     submitted = _submit(session, project, version.id, sample.id, answers.assign(destination=frame["destination_code"].to_numpy()))
     respondents = graduates_fieldwork.collect(session, survey, actor=actor)
     summary.created.append(f"employment survey sample ({survey.sample_size} graduates, {submitted} synthetic questionnaire responses "

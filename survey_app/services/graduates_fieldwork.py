@@ -41,11 +41,12 @@ ATTRIBUTES = ("institution", "degree", "sex", "province", "discipline")
 ANSWERS = ("destination", "employed", "salary", "job_match", "job_satisfaction", "satisfied")
 
 
-def publish(session: Session, draw: GraduateDraw, project: SurveyProject, *, actor: User | None = None) -> SampleDraw:
+def publish(session: Session, draw: GraduateDraw, project: SurveyProject, *, actor: User | None = None,
+            frame: pd.DataFrame | None = None) -> SampleDraw:
     """Create the project's frame, sample draw and personal invitations for a register survey draw."""
     if draw.parameters.get("fieldwork"):
         raise ValidationFailed(_("This sample is already in fieldwork."), {"draw": [str(draw.id)]})
-    frame = survey_frame(session, draw)
+    frame = survey_frame(session, draw) if frame is None else frame
     columns = {"unit_id": "graduate_id", "stratum": "psu_stratum", "size": None, "contact": [], "attributes": list(ATTRIBUTES), "kind": "register"}
     record = SamplingFrame(project_id=project.id, name=f"毕业去向登记库抽样 #{draw.id} Register survey sample", source_filename=f"graduate-draw-{draw.id}",
                            columns=columns, row_count=len(frame), rows_imported=len(frame), status=FrameStatus.READY,

@@ -26,7 +26,7 @@ from survey_app.errors import NotFound, ValidationFailed
 from survey_app.models import DegreeLevel, DestinationChange, Graduate, Institution, Sex, User
 from survey_app.services import audit
 from survey_app.services.graduates_codes import ALL_CODES
-from survey_app.services.personal_data import cipher, id_number_valid, phone_valid, uscc_valid
+from survey_app.services.personal_data import cipher, id_numbers_valid, uscc_valid, usccs_valid
 
 #: Column -> accepted header spellings (English and Chinese).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -61,6 +61,8 @@ SEXES = {"男": Sex.MALE, "male": Sex.MALE, "m": Sex.MALE, "女": Sex.FEMALE, "f
 #: Destinations that name an employer.
 NEEDS_EMPLOYER = ("10", "11", "12")
 MAX_REPORTED_ERRORS = 500
+#: Keys per IN (...) list (SQLite allows 32766 parameters, PostgreSQL 65535).
+IN_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -125,9 +127,9 @@ def validate(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     out["id_number"] = out["id_number"].str.upper()
     out["registered_on"] = _dates(frame["registered_on"])
     out["confirmed_on"] = _dates(frame["confirmed_on"])
-    uscc_ok = out["employer_uscc"].map(lambda v: v == "" or uscc_valid(v))
-    id_ok = out["id_number"].map(lambda v: v == "" or id_number_valid(v))
-    phone_ok = out["phone"].map(lambda v: v == "" or phone_valid(v))
+    uscc_ok = pd.Series((out["employer_uscc"] == "").to_numpy() | usccs_valid(out["employer_uscc"].to_numpy()), index=out.index)
+    id_ok = pd.Series((out["id_number"] == "").to_numpy() | id_numbers_valid(out["id_number"].to_numpy()), index=out.index)
+    phone_ok = (out["phone"] == "") | out["phone"].str.fullmatch(r"\+?[\d\- ]{6,20}")
     checks: list[tuple[str, pd.Series, Any]] = [
         ("graduate_id", frame["graduate_id"] == "", _l("is required")),
         ("graduate_id", frame["graduate_id"].str.len() > 64, _l("is longer than 64 characters")),
@@ -206,9 +208,10 @@ def import_graduates(
         )
     inst_ids, inst_created = _institutions(session, rows)
     rows["institution_id"] = rows["institution_code"].map(inst_ids)
-    existing = frame_of(session, select(Graduate.id, Graduate.graduate_key, Graduate.destination_code, Graduate.employer_name, Graduate.employer_uscc).where(
-                Graduate.cohort == cohort, Graduate.graduate_key.in_(rows["graduate_id"].tolist())
-            ), ["id", "graduate_id", "old_code", "old_employer", "old_uscc"])
+    keys = rows["graduate_id"].tolist()
+    existing = pd.concat([frame_of(session, select(Graduate.id, Graduate.graduate_key, Graduate.destination_code, Graduate.employer_name,
+                                                   Graduate.employer_uscc).where(Graduate.cohort == cohort, Graduate.graduate_key.in_(keys[i:i + IN_CHUNK])),
+                                   ["id", "graduate_id", "old_code", "old_employer", "old_uscc"]) for i in range(0, len(keys), IN_CHUNK)])
     rows = rows.merge(existing, on="graduate_id", how="left").set_axis(rows.index)
     new = rows[rows["id"].isna()]
     old = rows[rows["id"].notna()]
@@ -258,8 +261,9 @@ def _insert_new(session: Session, new: pd.DataFrame, cohort: int, box: Any) -> i
         for r, reg, conf in zip(new.itertuples(), registered, _none_if_nat(new["confirmed_on"]), strict=True)
     ]
     connection = session.connection()  # Core executemany: no ORM bookkeeping for tens of thousands of rows
+    before = session.scalar(select(func.max(Graduate.id))) or 0
     connection.execute(insert(Graduate.__table__), records)
-    keys = frame_of(session, select(Graduate.graduate_key, Graduate.id).where(Graduate.cohort == cohort), ["key", "id"])
+    keys = frame_of(session, select(Graduate.graduate_key, Graduate.id).where(Graduate.cohort == cohort, Graduate.id > before), ["key", "id"])
     ids = new["graduate_id"].map(pd.Series(keys["id"].to_numpy(), index=keys["key"].to_numpy())).astype(int).tolist()
     connection.execute(
         insert(DestinationChange.__table__),

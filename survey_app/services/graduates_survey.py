@@ -124,11 +124,15 @@ def store_responses(session: Session, draw: GraduateDraw, responses: pd.DataFram
 
 
 def survey_frame(session: Session, draw: GraduateDraw, *, register: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per sampled graduate: design columns, register attributes, disposition, answers."""
+    """One row per sampled graduate: design columns, register attributes, disposition, answers.
+
+    ``reported_code`` is the register destination on the draw's snapshot date.
+    """
     register = snapshot(session, draw.cohort) if register is None else register
     units = frame_of(session, select(GraduateSampleUnit.graduate_id, GraduateSampleUnit.stratum, GraduateSampleUnit.design_weight,
-                               GraduateSampleUnit.stage, GraduateSampleUnit.disposition, GraduateSampleUnit.answers)
-                        .where(GraduateSampleUnit.draw_id == draw.id).order_by(GraduateSampleUnit.id), ["graduate_id", "psu_stratum", "design_weight", "stage", "disposition", "answers"])
+                               GraduateSampleUnit.stage, GraduateSampleUnit.disposition, GraduateSampleUnit.answers, GraduateSampleUnit.reported_code)
+                        .where(GraduateSampleUnit.draw_id == draw.id).order_by(GraduateSampleUnit.id),
+                        ["graduate_id", "psu_stratum", "design_weight", "stage", "disposition", "answers", "reported_code"])
     stage = pd.DataFrame(units.pop("stage").tolist(), index=units.index)
     answers = pd.DataFrame(units.pop("answers").tolist(), index=units.index)
     for column in NUMERIC_ANSWERS:

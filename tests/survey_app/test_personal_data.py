@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -14,14 +15,16 @@ from survey_app.services.personal_data import (
     Cipher,
     DecryptionError,
     id_number_valid,
+    id_numbers_valid,
     identity,
     mask_id_number,
     mask_name,
     mask_phone,
     uscc_valid,
+    usccs_valid,
 )
 
-from .graduates_util import csv_bytes, id_number, row
+from .graduates_util import csv_bytes, id_number, row, uscc
 
 KEY = base64.urlsafe_b64encode(bytes(range(32))).decode()
 
@@ -78,3 +81,13 @@ def test_every_view_is_logged(app, session, make_user) -> None:
     assert [e.action for e in events] == ["personal_data.view", "personal_data.reveal"]
     assert all(e.actor_id == user.id and e.object_id == str(graduate.id) for e in events)
     assert events[0].details["purpose"] == "callback"
+
+
+def test_vectorised_check_digits_agree_with_the_scalar_rules() -> None:
+    rng = np.random.default_rng(4)
+    alphabet = list("0123456789ABCDEFGHJKLMNPQRTUWXYIOZSVx")
+    values = ["".join(rng.choice(alphabet, size=int(rng.integers(16, 20)))) for _ in range(3000)]
+    values += [id_number(i) for i in range(300)] + [uscc(i) for i in range(300)] + ["", " 11010519491231002x "]
+    assert id_numbers_valid(values).tolist() == [id_number_valid(v) for v in values]
+    assert usccs_valid(values).tolist() == [uscc_valid(v) for v in values]
+    assert id_numbers_valid(values).sum() >= 301 and usccs_valid(values).sum() >= 300
