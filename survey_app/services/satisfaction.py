@@ -286,6 +286,7 @@ def estimate(responses: pd.DataFrame, population: pd.DataFrame, items: list[str]
     by_county = indices.ranked_composite(design, items, weights=a, by="county", level=level, draws=RANK_DRAWS, rng=seed)
     composite = pd.concat([indices.composite_index(design, items, weights=a, level=level).assign(county=""),
                            by_county.drop(columns="rank_mean")], ignore_index=True)
+    composite = composite.astype({"rank": "Int64", "rank_low": "Int64", "rank_high": "Int64"})
     composite["deff"] = np.nan
     composite = weighting.quality_flags(composite, proportions=False)
     w = design.weights

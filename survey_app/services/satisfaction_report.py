@@ -55,6 +55,10 @@ def ranking(run: SatisfactionRun, county_labels: dict[str, dict[str, str]], lang
     return sorted(rows, key=lambda r: (r["rank"] if r["rank"] is not None else 1e9, r["county"]))
 
 
+def _short(label: str, width: int = 26) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
 def chart_svg(report: CountyReport, title: str, xlabel: str, composite_label: str) -> bytes:
     """Item means on 0-100 with their CIs (error bars) and the composite index as a band."""
     import matplotlib
@@ -65,7 +69,7 @@ def chart_svg(report: CountyReport, title: str, xlabel: str, composite_label: st
     rows = pd.DataFrame(report.items)
     shown = rows[rows["estimate"].notna()]
     height = 1.2 + 0.32 * max(len(rows), 1)
-    figure = Figure(figsize=(7.5, height), dpi=96)
+    figure = Figure(figsize=(8.5, height), dpi=96)
     axes = figure.add_subplot(1, 1, 1)
     y = list(range(len(rows)))[::-1]
     position = dict(zip(rows["variable"], y, strict=True))
@@ -78,7 +82,7 @@ def chart_svg(report: CountyReport, title: str, xlabel: str, composite_label: st
         axes.axvline(comp["estimate"], color="#c47f00", lw=1.2, label=f"{composite_label} {comp['estimate']:.1f}")
         axes.legend(loc="lower left", fontsize=8, frameon=False)
     axes.set_yticks(y)
-    axes.set_yticklabels([f"{v} {lab[:14]}" for v, lab in zip(rows["variable"], rows["label"], strict=True)], fontsize=8)
+    axes.set_yticklabels([f"{v} {_short(lab)}" for v, lab in zip(rows["variable"], rows["label"], strict=True)], fontsize=8)
     axes.set_xlim(0, 100)
     axes.set_xlabel(xlabel)
     axes.set_title(title, fontsize=10)
