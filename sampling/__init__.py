@@ -10,7 +10,7 @@ draw, draw_sample, replay_sample
     selection; rows plus ``inclusion_probability``, ``design_weight``, ``stratum_population``.
     ``draw_sample`` adds the allocation table and a :class:`Manifest`; ``replay_sample`` checks
     the frame against it and repeats the draw.
-draw_two_stage, draw_two_stage_sample
+draw_two_stage, draw_two_stage_sample, replay_two_stage
     PSUs then units within selected PSUs, with stage-wise probabilities and FPC columns.
 inclusion_probabilities
     Probabilities proportional to size with certainty units (R ``inclusionprobabilities``).
@@ -39,7 +39,7 @@ from sampling.allocation import allocate
 from sampling.errors import SamplingError
 from sampling.inspection import InspectionDraw, draw_inspection, replay_inspection
 from sampling.manifest import ALGORITHM_VERSION, Manifest, frame_hash
-from sampling.multistage import draw_two_stage, draw_two_stage_sample
+from sampling.multistage import draw_two_stage, draw_two_stage_sample, replay_two_stage
 from sampling.precision import sample_size, sample_size_table
 from sampling.probability import inclusion_probabilities
 from sampling.sample import Sample, draw, draw_sample, replay_sample
@@ -60,6 +60,7 @@ __all__ = [
     "inclusion_probabilities",
     "replay_inspection",
     "replay_sample",
+    "replay_two_stage",
     "sample_size",
     "sample_size_table",
 ]

@@ -10,8 +10,8 @@ import pandas as pd
 
 from sampling import selection
 from sampling.errors import SamplingError, shown
-from sampling.frame import require_column, require_frame, stratum_sizes_from_mapping
-from sampling.manifest import Manifest, frame_hash, resolve_rng
+from sampling.frame import require_column, require_frame, stratum_codes, stratum_sizes_from_mapping
+from sampling.manifest import ALGORITHM_VERSION, Manifest, frame_hash, resolve_rng
 from sampling.sample import Sample, draw_sample
 
 STAGE_COLUMNS = (
@@ -74,8 +74,8 @@ def _psu_table(
 def _two_stage(
     frame: pd.DataFrame,
     psu: str,
-    n_psu: int | Mapping[Any, int],
-    n_units: int | Mapping[Any, int],
+    n_psu: int | Mapping[Any, int] | pd.Series,
+    n_units: int | Mapping[Any, int] | pd.Series,
     strata: str | None,
     psu_method: str,
     psu_size: str | None,
@@ -184,8 +184,8 @@ def draw_two_stage_sample(
     frame: pd.DataFrame,
     *,
     psu: str,
-    n_psu: int | Mapping[Any, int],
-    n_units: int | Mapping[Any, int],
+    n_psu: int | Mapping[Any, int] | pd.Series,
+    n_units: int | Mapping[Any, int] | pd.Series,
     strata: str | None = None,
     psu_method: str = "srswor",
     psu_size: str | None = None,
@@ -236,8 +236,8 @@ def draw_two_stage(
     frame: pd.DataFrame,
     *,
     psu: str,
-    n_psu: int | Mapping[Any, int],
-    n_units: int | Mapping[Any, int],
+    n_psu: int | Mapping[Any, int] | pd.Series,
+    n_units: int | Mapping[Any, int] | pd.Series,
     strata: str | None = None,
     psu_method: str = "srswor",
     psu_size: str | None = None,
@@ -302,3 +302,78 @@ def draw_two_stage(
     return _two_stage(
         frame, psu, n_psu, n_units, strata, psu_method, psu_size, unit_method, allocation, rng
     ).units
+
+
+def replay_two_stage(manifest: Manifest, frame: pd.DataFrame) -> Sample:
+    """Re-draw a two-stage sample recorded by :func:`draw_two_stage_sample`.
+
+    Parameters
+    ----------
+    manifest : Manifest
+        The original sample's manifest (e.g. reloaded from its JSON).
+    frame : pandas.DataFrame
+        The unit frame snapshot; its :func:`sampling.frame_hash` must equal the recorded one.
+
+    Returns
+    -------
+    Sample
+        The same units as the original draw, with the original manifest.
+
+    Raises
+    ------
+    SamplingError
+        Another algorithm version, a manifest of another kind, or a changed frame.
+
+    Notes
+    -----
+    The recorded first-stage sizes per stratum, the recorded ``n_units`` and the recorded seed or
+    generator state are reused, so both stages are repeated exactly.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"school": [1, 1, 2, 2, 3, 3], "pupil": range(6)})
+    >>> first = draw_two_stage_sample(frame, psu="school", n_psu=2, n_units=1, rng=3)
+    >>> replay_two_stage(first.manifest, frame).units.equals(first.units)
+    True
+    """
+    if manifest.algorithm != ALGORITHM_VERSION:
+        raise SamplingError(
+            f"manifest.algorithm={manifest.algorithm!r} differs from this library's "
+            f"{ALGORITHM_VERSION!r}; replay with the library version that made the draw"
+        )
+    if not manifest.method.startswith("two_stage:"):
+        raise SamplingError(f"manifest.method={manifest.method!r} is not a two-stage draw")
+    if frame_hash(require_frame(frame)) != manifest.input_hashes.get("frame"):
+        raise SamplingError("the frame differs from the one recorded in the manifest")
+    p = manifest.parameters
+    psu, strata = p["psu"], p["strata"]
+    _, table = _psu_table(frame, psu, strata, p["psu_size"])
+    recorded = pd.DataFrame(manifest.allocation)
+    n_psu: int | pd.Series
+    if strata is None:
+        n_psu = int(recorded["n"].sum())
+    else:
+        _, labels = stratum_codes(table, strata)
+        sizes = recorded.set_index("stratum")["n"].reindex(pd.Index(labels.map(str)))
+        n_psu = pd.Series(sizes.to_numpy(), index=labels)
+    n_units: int | pd.Series
+    if isinstance(p["n_units"], dict):
+        by_text = pd.Series(p["n_units"])
+        ids = pd.Index(table[psu])
+        known = ids[ids.map(str).isin(by_text.index)]
+        n_units = pd.Series(by_text.reindex(known.map(str)).to_numpy(), index=known)
+    else:
+        n_units = int(p["n_units"])
+    sample = _two_stage(
+        frame,
+        psu,
+        n_psu,
+        n_units,
+        strata,
+        p["psu_method"],
+        p["psu_size"],
+        p["unit_method"],
+        p["allocation"],
+        manifest.generator(),
+    )
+    return Sample(units=sample.units, allocation=sample.allocation, manifest=manifest)

@@ -152,3 +152,26 @@ def test_errors(cohort):
             psu_size="w",
             psu_method="pps_systematic",
         )
+
+
+@pytest.mark.parametrize("strata", [None, "province"])
+@pytest.mark.parametrize("n_units", [3, "mapping"])
+def test_replay_two_stage_from_json(cohort, strata, n_units):
+    import json
+
+    sizes = dict.fromkeys(cohort["institution"].unique(), 2) if n_units == "mapping" else n_units
+    first = sampling.draw_two_stage_sample(
+        cohort,
+        psu="institution",
+        strata=strata,
+        n_psu=6,
+        n_units=sizes,
+        psu_method="pps_systematic",
+    )
+    reloaded = sampling.Manifest(**json.loads(first.manifest.to_json()))
+    replay = sampling.replay_two_stage(reloaded, cohort)
+    pd.testing.assert_frame_equal(replay.units, first.units)
+    with pytest.raises(SamplingError, match="frame differs"):
+        sampling.replay_two_stage(reloaded, cohort.iloc[1:])
+    with pytest.raises(SamplingError, match="not a two-stage draw"):
+        sampling.replay_two_stage(sampling.draw_sample(cohort, 3, rng=1).manifest, cohort)
