@@ -10,6 +10,7 @@ import base64
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,11 @@ def load_config(
         "SESSION_COOKIE_SECURE": _bool(env, "STRATA_SECURE_COOKIES", production),
         "REMEMBER_COOKIE_SECURE": _bool(env, "STRATA_SECURE_COOKIES", production),
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "strata_session",
+        # an admin log-in lasts this long without activity (sliding, refreshed on each request)
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_int(env, "STRATA_SESSION_HOURS", 8)),
+        "SESSION_REFRESH_EACH_REQUEST": True,
         "WTF_CSRF_TIME_LIMIT": None,
         "LOGIN_MAX_ATTEMPTS": _int(env, "STRATA_LOGIN_MAX_ATTEMPTS", 5),
         "LOGIN_WINDOW_SECONDS": _int(env, "STRATA_LOGIN_WINDOW_SECONDS", 900),

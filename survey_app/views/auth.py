@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -47,6 +48,11 @@ def login() -> ResponseReturnValue:
         )
         session.commit()
         if user is not None:
+            language = flask_session.get("lang")
+            flask_session.clear()  # a fresh session on log-in (no fixation), kept for PERMANENT_SESSION_LIFETIME
+            flask_session.permanent = True
+            if language:
+                flask_session["lang"] = language
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         if locked:
