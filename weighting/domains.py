@@ -131,6 +131,11 @@ def make_domains(
         valid &= c >= 0
         key = key * max(len(u), 1) + np.maximum(c, 0)
         radix *= max(len(u), 1)
+        if radix > 2**62:
+            raise WeightingError(
+                f"by: the columns {columns!r} have too many combinations of values ({radix:.3g}); "
+                "combine them into one column first"
+            )
     eligible = valid & (weights != 0)
     if radix <= 4 * n + 1_000_000:
         seen = np.zeros(radix, dtype=bool)

@@ -210,3 +210,12 @@ def test_property_vectorised_domains_match_dense_influence(seed, strata, psus):
     fast = d.mean(["y", "x"], by="g")
     dense = _identity_adjustment(d).mean(["y", "x"], by="g")
     pd.testing.assert_frame_equal(fast, dense, rtol=1e-9, atol=1e-12)
+
+
+def test_too_many_by_combinations_is_an_error():
+    n = 70_000
+    ids = np.arange(n)
+    data = pd.DataFrame({"a": ids, "b": ids, "c": ids, "d": ids, "y": np.ones(n)})
+    d = Design(data, weights=None)
+    with pytest.raises(WeightingError, match="too many combinations"):
+        d.mean("y", by=["a", "b", "c", "d"])
