@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext as _
+
 from survey_app.questionnaire.expressions import to_string
 from survey_app.questionnaire.runtime import INPUT_PREFIX, LONG_TEXT, MESSAGES, SHORT_TEXT, Form
 
@@ -35,6 +37,7 @@ def page_view(form: Form, index: int, answers: Mapping[str, Any], missing: Mappi
               errors: Mapping[str, str] | None = None, raw: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
     """The template context of page ``index`` (``raw``: the inputs to show again after errors)."""
     errors = errors or {}
+    required_label = _("(required)")
     page = form.pages[index]
     values, relevant = form.evaluate(answers)
     page_names = {q["name"] for q in page["questions"]}
@@ -51,17 +54,22 @@ def page_view(form: Form, index: int, answers: Mapping[str, Any], missing: Mappi
         else:
             stored = answers.get(name)
             chosen = [missing[name]] if name in missing else stored if isinstance(stored, list) else [to_string(stored)] if stored is not None else []
+        hint = form.text(question.get("hint"), language)
+        error = errors.get(name, "")
+        input_id = INPUT_PREFIX + name
         questions.append({
             "name": name,
-            "id": INPUT_PREFIX + name,
+            "id": input_id,
+            "describedby": " ".join(([f"{input_id}-hint"] if hint else []) + ([f"{input_id}-error"] if error else [])),
+            "required_label": required_label,
             "kind": _kind(question),
             "label": form.text(question.get("label"), language),
-            "hint": form.text(question.get("hint"), language),
+            "hint": hint,
             "required": bool(question.get("required")),
             "choices": [{"name": c["name"], "label": form.text(c["label"], language), "missing": c["missing"],
                          "checked": c["name"] in chosen} for c in form.choices(question)],
             "value": chosen[0] if chosen else "",
-            "error": errors.get(name, ""),
+            "error": error,
             "min": question.get("min"),
             "max": question.get("max"),
             "maxlength": LONG_TEXT if "multiline" in question.get("appearance", "") else SHORT_TEXT,
