@@ -62,7 +62,7 @@ def parse_filter(args: Mapping[str, str]) -> AuditFilter:
     )
 
 
-def _query(f: AuditFilter) -> Select[tuple[AuditEvent]]:
+def _query(f: AuditFilter) -> Select[Any]:
     query = select(AuditEvent)
     if f.actor:
         query = query.where(func.lower(AuditEvent.actor_label).contains(f.actor.lower(), autoescape=True))

@@ -226,7 +226,7 @@ def iter_chunks(staged: StagedFile, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd
         )
         line = 2
         for chunk in reader:
-            chunk.index = range(line, line + len(chunk))
+            chunk.index = pd.RangeIndex(line, line + len(chunk))
             line += len(chunk)
             yield chunk.apply(lambda col: col.str.strip())
     except UnicodeDecodeError as exc:

@@ -168,8 +168,8 @@ def _chart_style() -> Iterator[None]:
     with its own fonts even when the server has no CJK font; CJK fonts first when present."""
     import matplotlib
 
-    style = {"svg.fonttype": "none", "font.family": "sans-serif", "font.sans-serif": CHART_FONTS}
-    with matplotlib.rc_context(style), warnings.catch_warnings():
+    style: dict[str, Any] = {"svg.fonttype": "none", "font.family": "sans-serif", "font.sans-serif": CHART_FONTS}
+    with matplotlib.rc_context(style), warnings.catch_warnings():  # type: ignore[arg-type]
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         warnings.filterwarnings("ignore", message="findfont")
         yield

@@ -170,7 +170,7 @@ def draw(session: Session, project: SurveyProject, frame: SamplingFrame, design:
     session.flush()
     chosen = sample.units
     ids = units.loc[chosen.index, "frame_unit_id"].to_numpy()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "draw_id": record.id,
             "frame_unit_id": int(unit_id),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -16,10 +17,11 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from survey_app import db
 from survey_app.errors import NotFound, ValidationFailed
-from survey_app.models import Role
+from survey_app.models import Role, SamplingFrame, SurveyProject
 from survey_app.security import roles_required
 from survey_app.services import frame_files, frames, permissions, surveys
 from survey_app.views.admin import actor
@@ -31,7 +33,7 @@ def _upload_dir() -> str:
     return str(current_app.config.get("FRAME_UPLOAD_DIR") or Path(current_app.instance_path) / "frame_uploads")
 
 
-def _managed(project_id: int):  # type: ignore[no-untyped-def]
+def _managed(project_id: int) -> tuple[Session, SurveyProject]:
     session = db.session()
     project = surveys.get_project(session, project_id)
     permissions.require_manage_project(session, actor(), project)
@@ -54,7 +56,7 @@ def upload(project_id: int) -> ResponseReturnValue:
     return render_template("admin/frame_upload.html", project=project, message="", errors={})
 
 
-def _staged(project_id: int, token: str):  # type: ignore[no-untyped-def]
+def _staged(project_id: int, token: str) -> tuple[Session, SurveyProject, frame_files.StagedFile]:
     session, project = _managed(project_id)
     staged = frame_files.load_staged(_upload_dir(), token)
     if staged.project_id != project.id:
@@ -74,7 +76,7 @@ def _guess(columns: list[str], *hints: str) -> str:
 def mapping(project_id: int, token: str) -> ResponseReturnValue:
     session, project, staged = _staged(project_id, token)
     columns = frame_files.header(staged)
-    chosen = {
+    chosen: dict[str, Any] = {
         "unit_id": request.form.get("unit_id", _guess(columns, "id", "编号", "学号")),
         "stratum": request.form.get("stratum", _guess(columns, "stratum", "层")),
         "size": request.form.get("size", _guess(columns, "size", "规模")),
@@ -82,7 +84,7 @@ def mapping(project_id: int, token: str) -> ResponseReturnValue:
         "attributes": request.form.getlist("attributes"),
         "name": request.form.get("name", staged.filename.rsplit(".", 1)[0]),
     }
-    context = {"project": project, "staged": staged, "columns": columns, "preview": frame_files.preview(staged), "chosen": chosen, "report": None, "message": "", "errors": {}}
+    context: dict[str, Any] = {"project": project, "staged": staged, "columns": columns, "preview": frame_files.preview(staged), "chosen": chosen, "report": None, "message": "", "errors": {}}
     if request.method == "GET":
         return render_template("admin/frame_mapping.html", **context)
     chunk_rows = int(current_app.config.get("FRAME_IMPORT_CHUNK_ROWS", frame_files.CHUNK_ROWS))
@@ -111,7 +113,7 @@ def discard(project_id: int, token: str) -> ResponseReturnValue:
     return redirect(url_for("admin_projects.show", project_id=project.id))
 
 
-def _frame(frame_id: int):  # type: ignore[no-untyped-def]
+def _frame(frame_id: int) -> tuple[Session, SamplingFrame]:
     session = db.session()
     frame = frames.get_frame(session, frame_id)
     permissions.require_manage_project(session, actor(), frame.project)

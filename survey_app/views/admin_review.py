@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -83,7 +85,7 @@ def queue(project_id: int, level: int) -> ResponseReturnValue:
     return render_template("admin/review_queue.html", project=project, level=level, level_name=names.get(level, ""), responses=responses, total=total)
 
 
-def _render_item(project: SurveyProject, level: int, response_id: int, message: str = "", errors: dict | None = None, status: int = 200) -> ResponseReturnValue:  # type: ignore[type-arg]
+def _render_item(project: SurveyProject, level: int, response_id: int, message: str = "", errors: dict[str, Any] | None = None, status: int = 200) -> ResponseReturnValue:
     session = db.session()
     names = {lv.level: lv.name for lv in review.chain(session, project)}
     current = review.item(session, project, response_id)

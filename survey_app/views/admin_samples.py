@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -25,7 +27,7 @@ def design(frame_id: int) -> ResponseReturnValue:
     frame = frames.get_frame(session, frame_id)
     permissions.require_manage_project(session, actor(), frame.project)
     values = request.values.to_dict()
-    context = {
+    context: dict[str, Any] = {
         "frame": frame,
         "project": frame.project,
         "values": values,
