@@ -24,7 +24,7 @@ from survey_app.models import (
 from survey_app.services import demo_questionnaires, invitations, quotas, surveys
 from survey_app.services.demo import DemoSummary
 
-from .test_respond import SATISFACTION_PAGES, post_page
+from .test_respond import SATISFACTION_PAGES, fields, post_page
 
 
 def _project(session: Session, code: str = demo_questionnaires.SATISFACTION) -> SurveyProject:
@@ -155,3 +155,44 @@ def test_quota_page_shows_fill(client: FlaskClient, app: Flask, project_id: int,
     assert reply.status_code == 303
     with db.session_factory(app)() as session:
         assert {(c.county, c.area): c.target for c in session.scalars(select(QuotaCell))}[("c03", "urban")] == 200
+
+
+def test_concurrent_final_pages_through_the_respondent_form_never_overfill(app: Flask, session: Session) -> None:
+    """Respondents submit their last page at the same moment (real submit path, one request session each)."""
+    with db.session_factory(app)() as s:
+        project = _project(s)
+        _project(s, demo_questionnaires.GRADUATE)
+        demo_questionnaires.load(s, DemoSummary())
+        quotas.set_county_quotas(s, project, {"c01": 4}, actor_label="test")
+        s.commit()
+        token = invitations.list_for_project(s, project, InvitationKind.OPEN)[0].token
+    respondents = 10
+    clients, last_pages = [], []
+    for r in range(respondents):
+        client = app.test_client()
+        pages = [{**SATISFACTION_PAGES[0], "phone": f"1381234{r:04d}"}, *SATISFACTION_PAGES[1:]]
+        for answers in pages[:-1]:
+            assert post_page(client, token, answers).status_code == 303
+        page = client.get(f"/r/{token}").get_data(as_text=True)
+        last_pages.append({**fields(page), **{f"q-{k}": v for k, v in pages[-1].items()}})
+        clients.append(client)
+    barrier = threading.Barrier(respondents)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def finish(client: FlaskClient, data: dict[str, str]) -> None:
+        barrier.wait()
+        status = client.post(f"/r/{token}", data=data).status_code
+        with lock:
+            statuses.append(status)
+
+    workers = [threading.Thread(target=finish, args=pair) for pair in zip(clients, last_pages, strict=True)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    assert sorted(statuses) == [303] * 4 + [403] * (respondents - 4)
+    session.expire_all()
+    cell = session.scalars(select(QuotaCell)).one()
+    completes = session.scalar(select(func.count()).select_from(Response).where(Response.status == ResponseStatus.COMPLETE))
+    assert cell.filled == cell.target == completes == 4
