@@ -179,7 +179,8 @@ def build_stages(
         lonely = (sampled == 1) & (f >= CERTAINTY_TOL)
         if lonely.any() and lonely_psu == "fail":
             h = int(np.flatnonzero(lonely)[0])
-            name = stratum_labels[h] if s == 0 else f"cluster {h}"
+            row = int(np.flatnonzero(stratum == h)[0])
+            name = stratum_labels[h] if s == 0 else f"the stage-{s} cluster of row {row}"
             raise WeightingError(
                 f"Stratum ({name}) has only one PSU at stage {s + 1}; set lonely_psu to "
                 "'remove', 'certainty', 'adjust' or 'average' to estimate its variance"

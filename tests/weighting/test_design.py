@@ -158,3 +158,11 @@ def test_nonresponse_adjustment(small):
 def test_public_exports():
     for name in ("Design", "WeightingError", "ConvergenceWarning", "quality_flags", "QualityRules"):
         assert hasattr(weighting, name)
+
+
+def test_lonely_second_stage_unit_is_named_by_row():
+    data = pd.DataFrame({"p": [1, 3, 2, 2, 2], "s": [1, 2, 3, 4, 5], "f1": 10, "f2": [5, 5, 9, 9, 9], "w": 1.0})
+    with pytest.raises(WeightingError, match=r"Stratum \(the stage-1 cluster of row 0\) has only one PSU at stage 2"):
+        Design(data, weights="w", psu=["p", "s"], fpc=["f1", "f2"])
+    d = Design(data, weights="w", psu=["p", "s"], fpc=["f1", "f2"], lonely_psu="adjust")
+    assert len(d.stages) == 2 and d.df == 2
