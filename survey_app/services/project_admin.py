@@ -25,7 +25,7 @@ from survey_app.models import (
     SurveyStatus,
     User,
 )
-from survey_app.services import audit, permissions, surveys
+from survey_app.services import audit, permissions, questionnaires, surveys
 
 
 def designers(session: Session) -> list[User]:
@@ -108,6 +108,7 @@ class RegistryEntry:
     project: SurveyProject
     valid: bool
     days_left: int
+    variables: list[str]  # questions of the published questionnaire, if any
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,14 @@ def _population_key(text: str) -> str:
     return "".join(text.split()).casefold()
 
 
+def _variables(session: Session, project: SurveyProject) -> list[str]:
+    version = questionnaires.current_published(session, project.id)
+    if version is None:
+        return []
+    answered = ("select_one", "select_multiple", "integer", "decimal", "text", "date")
+    return [q["name"] for page in version.definition.get("pages", []) for q in page.get("questions", []) if q.get("type") in answered]
+
+
 def registry(session: Session, today: date) -> tuple[list[RegistryEntry], list[Overlap]]:
     """Approved (non-draft, non-archived) projects, and overlaps between active ones."""
     projects = list(
@@ -129,7 +138,7 @@ def registry(session: Session, today: date) -> tuple[list[RegistryEntry], list[O
             select(SurveyProject).where(SurveyProject.status.in_([SurveyStatus.ACTIVE, SurveyStatus.CLOSED])).order_by(SurveyProject.valid_until, SurveyProject.code)
         )
     )
-    entries = [RegistryEntry(p, p.is_valid_on(today), (p.valid_until - today).days) for p in projects]
+    entries = [RegistryEntry(p, p.is_valid_on(today), (p.valid_until - today).days, _variables(session, p)) for p in projects]
     active = {p.id: p for p in projects if p.status == SurveyStatus.ACTIVE}
     overlaps: list[Overlap] = []
     ordered = sorted(active.values(), key=lambda p: p.id)

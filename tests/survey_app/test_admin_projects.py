@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from survey_app.models import AuditEvent, Role, SurveyProject
 from survey_app.services import project_admin
 
-from .admin_world import make_frame, project_data
+from .admin_world import make_frame, project_data, publish_questionnaire
 from .conftest import login
 
 
@@ -99,9 +99,12 @@ def test_registry_lists_approved_projects_and_warns_about_overlaps(app: Flask, c
     session.commit()
     make_frame(app, session, first, owner)
     make_frame(app, session, third, owner)  # the same unit ids as the first project's frame
+    publish_questionnaire(session, first)
+    session.commit()
     login(client, owner.email)
     page = client.get("/admin/registry").get_data(as_text=True)
     assert "placement rate" in page and "Draft only" not in page
+    assert "questionnaire variables" in page and "i16" in page
     assert "target the same population" in page
     assert "share 300 units" in page
     entries, overlaps = project_admin.registry(session, date.today())
