@@ -223,8 +223,9 @@ def load(session: Session, summary: Any) -> None:
     sample = graduates_fieldwork.publish(session, survey, project, actor=actor, frame=frame)
     submitted = _submit(session, project, version.id, sample.id, answers.assign(destination=frame["destination_code"].to_numpy()))
     respondents = graduates_fieldwork.collect(session, survey, actor=actor)
+    scheme = graduates_fieldwork.create_weighting_scheme(session, survey, actor=actor)
     summary.created.append(f"employment survey sample ({survey.sample_size} graduates, {submitted} synthetic questionnaire responses "
-                           f"to {PROJECT}, {respondents} complete)")
+                           f"to {PROJECT}, {respondents} complete, weighting scheme #{scheme.id} for the estimates API)")
 
 
 def _submit(session: Session, project: SurveyProject, version_id: int, sample_draw_id: int, answers: pd.DataFrame) -> int:

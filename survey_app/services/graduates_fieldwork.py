@@ -30,13 +30,20 @@ from survey_app.models import (
     SamplingFrame,
     SurveyProject,
     User,
+    WeightingScheme,
 )
-from survey_app.services import audit, invitations
+from survey_app.services import audit, invitations, weighting_schemes
 from survey_app.services.graduates_codes import EMPLOYED
-from survey_app.services.graduates_register import frame_of
-from survey_app.services.graduates_survey import store_responses, survey_frame
+from survey_app.services.graduates_register import frame_of, snapshot
+from survey_app.services.graduates_survey import (
+    calibration_totals,
+    nonresponse_classes,
+    store_responses,
+    survey_frame,
+)
 
-ATTRIBUTES = ("institution", "degree", "sex", "province", "discipline")
+#: Frame attributes (register values; ``reg_`` names keep them apart from questionnaire answers).
+ATTRIBUTES = {"institution": "institution", "discipline": "discipline", "region": "province", "reg_degree": "degree", "reg_sex": "sex"}
 #: Questionnaire answers read back (names of the demo employment questionnaire).
 ANSWERS = ("destination", "employed", "salary", "job_match", "job_satisfaction", "satisfied")
 
@@ -47,13 +54,16 @@ def publish(session: Session, draw: GraduateDraw, project: SurveyProject, *, act
     if draw.parameters.get("fieldwork"):
         raise ValidationFailed(_("This sample is already in fieldwork."), {"draw": [str(draw.id)]})
     frame = survey_frame(session, draw) if frame is None else frame
-    columns = {"unit_id": "graduate_id", "stratum": "psu_stratum", "size": None, "contact": [], "attributes": list(ATTRIBUTES), "kind": "register"}
+    columns = {"unit_id": "graduate_id", "stratum": "psu_stratum", "size": None, "contact": [], "attributes": [*ATTRIBUTES, "reg_degree_sex"],
+               "kind": "register"}
     record = SamplingFrame(project_id=project.id, name=f"毕业去向登记库抽样 #{draw.id} Register survey sample", source_filename=f"graduate-draw-{draw.id}",
                            columns=columns, row_count=len(frame), rows_imported=len(frame), status=FrameStatus.READY,
                            created_by_id=actor.id if actor is not None else None)
     session.add(record)
     session.flush()
-    attributes = frame[list(ATTRIBUTES)].astype(str).to_dict("records")
+    attributes = frame[list(ATTRIBUTES.values())].astype(str).set_axis(list(ATTRIBUTES), axis=1)
+    attributes["reg_degree_sex"] = attributes["reg_degree"] + "|" + attributes["reg_sex"]
+    attributes = attributes.to_dict("records")
     session.execute(insert(FrameUnit), [
         {"frame_id": record.id, "row_number": i + 2, "unit_key": key, "stratum": stratum, "size": None, "attributes": attrs, "contact": {}}
         for i, (key, stratum, attrs) in enumerate(zip(frame["graduate_key"], frame["psu_stratum"], attributes, strict=True))
@@ -105,6 +115,54 @@ def collect(session: Session, draw: GraduateDraw, *, actor: User | None = None) 
         out[name] = (_numeric(answers[name]) if name in answers else pd.Series(np.nan, index=units.index)).where(complete)
     store_responses(session, draw, out, actor=actor)
     return int(complete.sum())
+
+
+SCHEME_NAME = "登记库校准权数 Register-calibrated weights"
+
+
+def create_weighting_scheme(session: Session, draw: GraduateDraw, *, actor: User | None = None) -> WeightingScheme:
+    """A computed weighting scheme of the fieldwork project for the statistics API's estimates.
+
+    Design: the fieldwork sample draw (strata = institution province x type, PSU = institution,
+    FPC = institutions in the stratum); nonresponse classes institution x degree (collapsed to the
+    institution when a class has fewer than 5 respondents); linear
+    calibration to the register totals of degree x sex and province of origin, pooled exactly as
+    :func:`graduates_survey.calibration_totals` does. Responses must have been collected.
+    """
+    link = draw.parameters.get("fieldwork")
+    if not link:
+        raise ValidationFailed(_("This sample has no fieldwork yet."), {"draw": [str(draw.id)]})
+    project = session.get(SurveyProject, int(link["project_id"]))
+    register = snapshot(session, draw.cohort)
+    frame = survey_frame(session, draw, register=register)
+    totals, aux = calibration_totals(register, frame)
+    # the pooled province of each sampled graduate, stored as a frame attribute the scheme can use
+    pooled = dict(zip(frame["graduate_key"], aux["cal_province"], strict=True))
+    cells = dict(zip(frame["graduate_key"], aux["cal_degree_sex"], strict=True))
+    classes = dict(zip(frame["graduate_key"], nonresponse_classes(frame, 5), strict=True))
+    units = session.execute(select(FrameUnit).join(SampleUnit, SampleUnit.frame_unit_id == FrameUnit.id)
+                            .where(SampleUnit.draw_id == int(link["sample_draw_id"]))).scalars().all()
+    for unit in units:  # one update per sampled graduate (a survey sample, not the register)
+        unit.attributes = {**unit.attributes, "reg_degree_sex": cells[unit.unit_key], "reg_province": pooled[unit.unit_key],
+                           "reg_nr_class": classes[unit.unit_key]}
+    session.flush()
+    spec = {
+        "responses": "complete",
+        "design": {"sample_draw_id": int(link["sample_draw_id"]), "strata": True, "fpc": True, "psu": "institution", "lonely_psu": "certainty"},
+        "nonresponse": {"classes": ["reg_nr_class"]},
+        "calibrate": {"totals": {"reg_degree_sex": totals["cal_degree_sex"], "reg_province": totals["cal_province"]}, "method": "linear"},
+    }
+    existing = session.scalars(select(WeightingScheme).where(WeightingScheme.project_id == project.id, WeightingScheme.name == SCHEME_NAME)).first()
+    if existing is None:
+        scheme = weighting_schemes.create_scheme(session, project, name=SCHEME_NAME, spec=spec, actor=actor,
+                                                 description=f"Graduate register survey draw #{draw.id}: two-stage design, nonresponse by "
+                                                             "institution x degree, calibration to register degree x sex and province totals.")
+        version = scheme.versions[-1]
+    else:
+        scheme, version = existing, weighting_schemes.add_version(session, existing, spec, actor=actor)
+    weighting_schemes.compute_version(session, version, actor=actor)
+    draw.parameters = {**draw.parameters, "fieldwork": {**link, "weighting_scheme_id": scheme.id}}
+    return scheme
 
 
 def fieldwork_summary(draw: GraduateDraw) -> dict[str, Any] | None:

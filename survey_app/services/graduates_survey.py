@@ -145,7 +145,8 @@ def survey_frame(session: Session, draw: GraduateDraw, *, register: pd.DataFrame
     return frame
 
 
-def _classes(frame: pd.DataFrame, min_respondents: int) -> pd.Series:
+def nonresponse_classes(frame: pd.DataFrame, min_respondents: int) -> pd.Series:
+    """Institution x degree, collapsed to the institution where a class has too few respondents."""
     fine = frame["institution"] + "|" + frame["degree"]
     respondents = (frame["disposition"] == SurveyDisposition.RESPONDENT.value).groupby(fine).transform("sum")
     return fine.where(respondents >= min_respondents, frame["institution"] + "|*")
@@ -192,7 +193,7 @@ def calibration_totals(register: pd.DataFrame, sample: pd.DataFrame, *, min_cell
 def weighted_design(frame: pd.DataFrame, register: pd.DataFrame, *, min_class_respondents: int = 5) -> Design:
     """Design -> nonresponse adjustment (institution x degree) -> calibration to register totals."""
     data = frame.copy()
-    data["nr_class"] = _classes(data, min_class_respondents)
+    data["nr_class"] = nonresponse_classes(data, min_class_respondents)
     totals, aux = calibration_totals(register, data)
     data = data.join(aux)
     data["unit"] = np.arange(len(data))

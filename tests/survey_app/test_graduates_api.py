@@ -16,6 +16,7 @@ from survey_app.models import (
     Response,
     Role,
     SampleUnit,
+    SurveyProject,
 )
 from survey_app.services import api_tokens, demo
 from survey_app.services import graduates_register as register
@@ -24,8 +25,8 @@ from survey_app.services import graduates_verification as verification
 from .graduates_util import csv_bytes, row
 
 
-def _token(app, make_user, scopes=("graduates:read",)) -> dict[str, str]:
-    owner = make_user(Role.STATISTICIAN)
+def _token(app, make_user, scopes=("graduates:read",), email=None) -> dict[str, str]:
+    owner = make_user(Role.STATISTICIAN, email=email)
     with db.session_factory(app)() as s:
         issued = api_tokens.create_token(s, owner=s.merge(owner), name="graduates", scopes=scopes, all_surveys=True)
         s.commit()
@@ -96,6 +97,15 @@ def test_verification_and_survey_estimates_from_the_demo(app, client, make_user,
     assert set(survey.json["estimates"]) == {"overall", "degree", "discipline", "region"}
     assert {r["variable"] for r in survey.json["estimates"]["overall"]} >= {"employed", "salary", "satisfied"}
     assert client.get("/api/v1/graduates/surveys/999/estimates", headers=headers).status_code == 404
+    # the same survey through the statistics API's estimates, with the register-calibrated scheme
+    stats = _token(app, make_user, scopes=("estimates:read",), email="stats2@example.org")
+    scheme_id = link["weighting_scheme_id"]
+    survey_id = session.scalar(select(SurveyProject.id).where(SurveyProject.code == "graduate-employment-2026"))
+    by_region = client.get(f"/api/v1/surveys/{survey_id}/estimates/?scheme={scheme_id}&variables=salary&by=region", headers=stats)
+    assert by_region.status_code == 200, by_region.json
+    rows = by_region.json["rows"]
+    assert by_region.json["probability_sample"] and len(rows) >= 2
+    assert all(r["ci_low"] <= r["estimate"] <= r["ci_high"] for r in rows if r["estimate"] is not None)
     with app.test_request_context():
         draw = verification.get_draw(session, kinds["verification"])
         assert draw.snapshot_on == date(2026, 9, 1)

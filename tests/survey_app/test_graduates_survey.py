@@ -72,7 +72,7 @@ def test_two_stage_draw_weights_and_calibrated_estimates(app, session) -> None:
     assert w.sum() == pytest.approx(len(population))
     assert (w[frame["disposition"] != "respondent"] == 0).all()
     # the nonresponse step keeps each class's design-weight total
-    classes = survey._classes(frame, 5)
+    classes = survey.nonresponse_classes(frame, 5)
     data = frame.assign(nr_class=classes, unit=np.arange(len(frame)))
     base = Design(data, weights="design_weight", strata="psu_stratum", psu=["institution", "unit"], fpc=["stage1_population", "stage2_population"])
     adjusted = base.adjust_nonresponse("disposition", classes="nr_class")
