@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
+
 from survey_app.questionnaire.expressions import ExpressionError, compile_expression
 
 FORMAT = 1
@@ -53,9 +55,9 @@ class Problem:
     def where(self) -> str:
         parts = [self.sheet]
         if self.row is not None:
-            parts.append(f"row {self.row}")
+            parts.append(_("row %(number)d", number=self.row))
         if self.column:
-            parts.append(f"column {self.column}")
+            parts.append(_("column %(name)s", name=self.column))
         return ", ".join(parts)
 
 
@@ -101,20 +103,20 @@ class _Builder:
             if not list_name and not name:
                 continue
             if not NAME.match(list_name):
-                self.problem(self.choices_sheet, row, "list_name", f"{list_name!r} is not a valid list name")
+                self.problem(self.choices_sheet, row, "list_name", _("%(value)s is not a valid list name", value=repr(list_name)))
                 continue
             if not name or re.search(r"\s", name) or len(name) > 64:
-                self.problem(self.choices_sheet, row, "name", f"{name!r} is not a valid choice name (no spaces, at most 64 characters)")
+                self.problem(self.choices_sheet, row, "name", _("%(value)s is not a valid choice name (no spaces, at most 64 characters)", value=repr(name)))
                 continue
             label = _texts(row, "label", self.languages)
             if not label:
-                self.problem(self.choices_sheet, row, "label", "every choice needs a label")
+                self.problem(self.choices_sheet, row, "label", _("every choice needs a label"))
             missing = row.get("missing").lower()
             if missing not in _TRUE | _FALSE:
-                self.problem(self.choices_sheet, row, "missing", f"{row.get('missing')!r} is not yes or no")
+                self.problem(self.choices_sheet, row, "missing", _("%(value)s is not yes or no", value=repr(row.get("missing"))))
             entries = lists.setdefault(list_name, [])
             if any(entry["name"] == name for entry in entries):
-                self.problem(self.choices_sheet, row, "name", f"choice {name!r} appears twice in list {list_name!r}")
+                self.problem(self.choices_sheet, row, "name", _("choice %(choice)s appears twice in list %(list)s", choice=repr(name), list=repr(list_name)))
                 continue
             entries.append({
                 "name": name,
@@ -129,7 +131,7 @@ class _Builder:
         if raw in _TRUE:
             return True
         if raw not in _FALSE:
-            self.problem(self.survey_sheet, row, column, f"{row.get(column)!r} is not yes or no")
+            self.problem(self.survey_sheet, row, column, _("%(value)s is not yes or no", value=repr(row.get(column))))
         return False
 
     def bounds(self, row: Row, qtype: str) -> tuple[float | None, float | None]:
@@ -138,40 +140,40 @@ class _Builder:
             return None, None
         found: dict[str, float] = {}
         for part in raw.split():
-            key, _, value = part.partition("=")
+            key, _sep, value = part.partition("=")
             try:
                 found[key] = float(value)
             except ValueError:
                 key = ""
             if key not in ("min", "max") or qtype not in ("integer", "decimal"):
-                self.problem(self.survey_sheet, row, "parameters", f"{part!r} is not understood: integer and decimal questions take min=NUMBER max=NUMBER")
+                self.problem(self.survey_sheet, row, "parameters", _("%(value)s is not understood: integer and decimal questions take min=NUMBER max=NUMBER", value=repr(part)))
                 return None, None
         low, high = found.get("min"), found.get("max")
         if low is not None and high is not None and low > high:
-            self.problem(self.survey_sheet, row, "parameters", "min is greater than max")
+            self.problem(self.survey_sheet, row, "parameters", _("min is greater than max"))
         return low, high
 
     def question(self, row: Row, qtype: str, list_name: str, lists: Mapping[str, Any]) -> dict[str, Any]:
         name = row.get("name")
         if qtype in ("select_one", "select_multiple"):
             if not list_name:
-                self.problem(self.survey_sheet, row, "type", f"{qtype} needs a choice list, e.g. '{qtype} yes_no'")
+                self.problem(self.survey_sheet, row, "type", _("%(type)s needs a choice list, e.g. '%(type)s yes_no'", type=qtype))
             elif list_name not in lists:
-                self.problem(self.survey_sheet, row, "type", f"choice list {list_name!r} is not in the choices sheet")
+                self.problem(self.survey_sheet, row, "type", _("choice list %(list)s is not in the choices sheet", list=repr(list_name)))
         label = _texts(row, "label", self.languages)
         if not label and qtype != "calculate":
-            self.problem(self.survey_sheet, row, "label", f"question {name!r} needs a label")
+            self.problem(self.survey_sheet, row, "label", _("question %(name)s needs a label", name=repr(name)))
         required = self.flag(row, "required")
         if required and qtype in ("note", "calculate"):
-            self.problem(self.survey_sheet, row, "required", f"a {qtype} cannot be required")
+            self.problem(self.survey_sheet, row, "required", _("a %(type)s cannot be required", type=qtype))
         if qtype == "calculate" and not row.get("calculation"):
-            self.problem(self.survey_sheet, row, "calculation", "a calculate row needs a calculation")
+            self.problem(self.survey_sheet, row, "calculation", _("a calculate row needs a calculation"))
         if row.get("calculation") and qtype != "calculate":
-            self.problem(self.survey_sheet, row, "calculation", "only calculate rows take a calculation")
+            self.problem(self.survey_sheet, row, "calculation", _("only calculate rows take a calculation"))
         if row.get("choice_filter") and qtype not in ("select_one", "select_multiple"):
-            self.problem(self.survey_sheet, row, "choice_filter", "only select_one and select_multiple take a choice filter")
+            self.problem(self.survey_sheet, row, "choice_filter", _("only select_one and select_multiple take a choice filter"))
         if row.get("constraint") and qtype not in ANSWERED_TYPES:
-            self.problem(self.survey_sheet, row, "constraint", f"a {qtype} takes no constraint")
+            self.problem(self.survey_sheet, row, "constraint", _("a %(type)s takes no constraint", type=qtype))
         low, high = self.bounds(row, qtype)
         return {
             "name": name,
@@ -222,11 +224,11 @@ class _Builder:
             raw_type = " ".join(row.get("type").split())
             if not raw_type and not row.get("name"):
                 continue
-            kind, _, list_name = raw_type.partition(" ")
+            kind, _sep, list_name = raw_type.partition(" ")
             kind = kind.lower()
             if raw_type.lower() in ("begin group", "begin_group"):
                 if group is not None:
-                    self.problem(self.survey_sheet, row, "type", "groups cannot be nested: end the previous group first")
+                    self.problem(self.survey_sheet, row, "type", _("groups cannot be nested: end the previous group first"))
                     continue
                 name = row.get("name")
                 if self._check_name(row, name, names_seen):
@@ -240,14 +242,14 @@ class _Builder:
                 continue
             if raw_type.lower() in ("end group", "end_group"):
                 if group is None:
-                    self.problem(self.survey_sheet, row, "type", "'end group' without a matching 'begin group'")
+                    self.problem(self.survey_sheet, row, "type", _("'end group' without a matching 'begin group'"))
                 group = None
                 continue
             if kind not in QUESTION_TYPES:
-                self.problem(self.survey_sheet, row, "type", f"type {raw_type!r} is not supported; use one of: {', '.join(QUESTION_TYPES)}, begin group, end group")
+                self.problem(self.survey_sheet, row, "type", _("type %(type)s is not supported; use one of: %(types)s, begin group, end group", type=repr(raw_type), types=", ".join(QUESTION_TYPES)))
                 continue
             if kind not in ("select_one", "select_multiple") and list_name:
-                self.problem(self.survey_sheet, row, "type", f"type {kind!r} takes no choice list")
+                self.problem(self.survey_sheet, row, "type", _("type %(type)s takes no choice list", type=repr(kind)))
             name = row.get("name")
             if not self._check_name(row, name, names_seen):
                 continue
@@ -264,20 +266,20 @@ class _Builder:
             target["questions"].append(item)
             known.append(name)
         if group is not None:
-            self.problems.append(Problem(self.survey_sheet, None, None, f"group {group['name']!r} has no 'end group'"))
+            self.problems.append(Problem(self.survey_sheet, None, None, _("group %(name)s has no 'end group'", name=repr(group["name"]))))
         if not any(q["type"] not in ("calculate",) for page in pages for q in page["questions"]):
-            self.problems.append(Problem(self.survey_sheet, None, None, "the form has no questions"))
+            self.problems.append(Problem(self.survey_sheet, None, None, _("the form has no questions")))
         for page in pages:
             if not page["generated"] and not page["questions"]:
-                self.problems.append(Problem(self.survey_sheet, None, "name", f"group {page['name']!r} is empty"))
+                self.problems.append(Problem(self.survey_sheet, None, "name", _("group %(name)s is empty", name=repr(page["name"]))))
         return pages, logic
 
     def _check_name(self, row: Row, name: str, seen: set[str]) -> bool:
         if not NAME.match(name or ""):
-            self.problem(self.survey_sheet, row, "name", f"{name!r} is not a valid name: start with a letter, then letters, digits or _ (at most 64)")
+            self.problem(self.survey_sheet, row, "name", _("%(name)s is not a valid name: start with a letter, then letters, digits or _ (at most 64)", name=repr(name)))
             return False
         if name in seen:
-            self.problem(self.survey_sheet, row, "name", f"the name {name!r} is used twice")
+            self.problem(self.survey_sheet, row, "name", _("the name %(name)s is used twice", name=repr(name)))
             return False
         seen.add(name)
         return True
@@ -299,7 +301,7 @@ def build_definition(
     names = {q["name"]: q for page in pages for q in page["questions"]}
     unique = str(settings.get("unique_question") or "")
     if unique and (unique not in names or names[unique]["type"] not in ("text", "integer")):
-        builder.problems.append(Problem("settings", 2, "unique_question", f"{unique!r} is not a text or integer question of the form"))
+        builder.problems.append(Problem("settings", 2, "unique_question", _("%(name)s is not a text or integer question of the form", name=repr(unique))))
     if builder.problems:
         raise DefinitionError(builder.problems)
     return {

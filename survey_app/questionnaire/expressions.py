@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
+
 MAX_LENGTH = 2000
 MAX_DEPTH = 40
 MAX_REGEX_LENGTH = 200
@@ -67,7 +69,7 @@ class Token:
 
 def tokenize(source: str) -> list[Token]:
     if len(source) > MAX_LENGTH:
-        raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters")
+        raise ExpressionError(_("expression is longer than %(limit)d characters", limit=MAX_LENGTH))
     tokens: list[Token] = []
     pos = 0
     while pos < len(source):
@@ -76,7 +78,7 @@ def tokenize(source: str) -> list[Token]:
         match = _TOKEN.match(source, pos)
         if match is None or match.end() == pos:
             bad = source[pos:].lstrip()[:1]
-            raise ExpressionError(f"unexpected character {bad!r} at position {pos + 1}")
+            raise ExpressionError(_("unexpected character %(char)s at position %(pos)d", char=repr(bad), pos=pos + 1))
         kind = match.lastgroup or ""
         text = match.group(kind)
         if kind == "name" and text in _WORD_OPS:
@@ -259,7 +261,7 @@ class _Parser:
     def take(self) -> Token:
         token = self.peek()
         if token is None:
-            raise ExpressionError("the expression ends too early")
+            raise ExpressionError(_("the expression ends too early"))
         self.index += 1
         return token
 
@@ -273,16 +275,16 @@ class _Parser:
     def expect(self, op: str) -> None:
         token = self.peek()
         if self.accept(op) is None:
-            found = f"{token.text!r} at position {token.pos}" if token else "the end"
-            raise ExpressionError(f"expected {op!r} but found {found}")
+            found = _("%(text)s at position %(pos)d", text=repr(token.text), pos=token.pos) if token else _("the end")
+            raise ExpressionError(_("expected %(op)s but found %(found)s", op=repr(op), found=found))
 
     def parse(self) -> Ast:
         if not self.tokens:
-            raise ExpressionError("the expression is empty")
+            raise ExpressionError(_("the expression is empty"))
         tree = self.parse_or()
         token = self.peek()
         if token is not None:
-            raise ExpressionError(f"unexpected {token.text!r} at position {token.pos}")
+            raise ExpressionError(_("unexpected %(text)s at position %(pos)d", text=repr(token.text), pos=token.pos))
         return tree
 
     def _binary(self, ops: tuple[str, ...], operand: Callable[[], Ast], once: bool = False) -> Ast:
@@ -296,7 +298,7 @@ class _Parser:
     def parse_or(self) -> Ast:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise ExpressionError(f"the expression is nested more than {MAX_DEPTH} levels deep")
+            raise ExpressionError(_("the expression is nested more than %(limit)d levels deep", limit=MAX_DEPTH))
         try:
             return self._binary(("or",), self.parse_and)
         finally:
@@ -319,7 +321,7 @@ class _Parser:
         if self.accept("-") is not None:
             self.depth += 1
             if self.depth > MAX_DEPTH:
-                raise ExpressionError(f"the expression is nested more than {MAX_DEPTH} levels deep")
+                raise ExpressionError(_("the expression is nested more than %(limit)d levels deep", limit=MAX_DEPTH))
             try:
                 return ["neg", self.parse_unary()]
             finally:
@@ -335,14 +337,14 @@ class _Parser:
         if token.kind == "ref":
             name = token.text[2:-1].strip()
             if not _NAME.match(name):
-                raise ExpressionError(f"{token.text} is not a valid question reference")
+                raise ExpressionError(_("%(text)s is not a valid question reference", text=token.text))
             if name not in self.names:
-                raise ExpressionError(f"${{{name}}} does not name an earlier question")
+                raise ExpressionError(_("${%(name)s} does not name an earlier question", name=name))
             self.refs.append(name)
             return ["ref", name]
         if token.kind == "dot":
             if not self.allow_current:
-                raise ExpressionError("'.' (the current answer) is only allowed in a constraint")
+                raise ExpressionError(_("'.' (the current answer) is only allowed in a constraint"))
             return ["cur"]
         if token.kind == "op" and token.text == "(":
             inner = self.parse_or()
@@ -353,18 +355,18 @@ class _Parser:
                 return self.parse_call(token)
             if self.columns is not None:
                 if token.text not in self.columns:
-                    raise ExpressionError(f"{token.text!r} is not a column of the choice list")
+                    raise ExpressionError(_("%(text)s is not a column of the choice list", text=repr(token.text)))
                 return ["col", token.text]
             raise ExpressionError(
-                f"{token.text!r} at position {token.pos} is not allowed: refer to questions as ${{name}}"
+                _("%(text)s at position %(pos)d is not allowed: refer to questions as ${name}", text=repr(token.text), pos=token.pos)
             )
-        raise ExpressionError(f"unexpected {token.text!r} at position {token.pos}")
+        raise ExpressionError(_("unexpected %(text)s at position %(pos)d", text=repr(token.text), pos=token.pos))
 
     def parse_call(self, token: Token) -> Ast:
         name = token.text
         if name not in FUNCTIONS:
             known = ", ".join(sorted(FUNCTIONS))
-            raise ExpressionError(f"unknown function {name}() at position {token.pos}; allowed: {known}")
+            raise ExpressionError(_("unknown function %(name)s() at position %(pos)d; allowed: %(known)s", name=name, pos=token.pos, known=known))
         args: list[Ast] = []
         if self.accept(")") is None:
             args.append(self.parse_or())
@@ -373,8 +375,13 @@ class _Parser:
             self.expect(")")
         low, high = FUNCTIONS[name][0], FUNCTIONS[name][1]
         if len(args) < low or (high is not None and len(args) > high):
-            wanted = str(low) if low == high else f"{low} to {high}" if high is not None else f"at least {low}"
-            raise ExpressionError(f"{name}() takes {wanted} argument(s), got {len(args)}")
+            if low == high:
+                wanted = str(low)
+            elif high is not None:
+                wanted = _("%(low)d to %(high)d", low=low, high=high)
+            else:
+                wanted = _("at least %(low)d", low=low)
+            raise ExpressionError(_("%(name)s() takes %(wanted)s argument(s), got %(got)d", name=name, wanted=wanted, got=len(args)))
         if name == "regex":
             _check_regex(args[1])
         return ["call", name, args]
@@ -388,16 +395,16 @@ def _normalise_division(tree: Ast) -> Ast:
 
 def _check_regex(arg: Ast) -> None:
     if arg[0] != "str":
-        raise ExpressionError("regex() needs its pattern as a quoted text")
+        raise ExpressionError(_("regex() needs its pattern as a quoted text"))
     pattern = arg[1]
     if len(pattern) > MAX_REGEX_LENGTH:
-        raise ExpressionError(f"the regex pattern is longer than {MAX_REGEX_LENGTH} characters")
+        raise ExpressionError(_("the regex pattern is longer than %(limit)d characters", limit=MAX_REGEX_LENGTH))
     if re.search(r"\(\?(?!:)", pattern) or "\\p" in pattern.lower():
-        raise ExpressionError("the regex pattern may only use plain groups, classes and quantifiers")
+        raise ExpressionError(_("the regex pattern may only use plain groups, classes and quantifiers"))
     try:
         re.compile(pattern, re.ASCII)
     except re.error as exc:
-        raise ExpressionError(f"the regex pattern is not valid: {exc}") from exc
+        raise ExpressionError(_("the regex pattern is not valid: %(problem)s", problem=str(exc))) from exc
 
 
 def compile_expression(

@@ -15,6 +15,7 @@ import re
 import zipfile
 from typing import Any
 
+from flask_babel import gettext as _
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
@@ -67,12 +68,12 @@ def _sheet_rows(ws: Any, sheet: str, problems: list[Problem]) -> tuple[list[tupl
         if sep:
             lang = language_code(lang_text)
             if lang is None:
-                problems.append(Problem(sheet, 1, f"{title} ({letter})", f"language {lang_text.strip()!r} is not supported: use English (en) or 中文 (zh)"))
+                problems.append(Problem(sheet, 1, f"{title} ({letter})", _("language %(lang)s is not supported: use English (en) or 中文 (zh)", lang=repr(lang_text.strip()))))
         headers.append((letter, base, lang))
     data: list[tuple[int, list[str]]] = []
     for number, values in enumerate(rows, start=2):
         if number > MAX_ROWS:
-            problems.append(Problem(sheet, number, None, f"the sheet has more than {MAX_ROWS} rows"))
+            problems.append(Problem(sheet, number, None, _("the sheet has more than %(limit)d rows", limit=MAX_ROWS)))
             break
         texts = [_text(v) for v in values]
         if any(texts):
@@ -104,10 +105,10 @@ def parse_xlsform(data: bytes) -> dict[str, Any]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise DefinitionError([Problem("file", None, None, f"not an Excel .xlsx workbook ({type(exc).__name__})")]) from exc
+        raise DefinitionError([Problem("file", None, None, _("not an Excel .xlsx workbook (%(problem)s)", problem=type(exc).__name__))]) from exc
     try:
         sheets = {name.strip().lower(): workbook[name] for name in workbook.sheetnames}
-        problems: list[Problem] = [Problem(name, None, None, f"the workbook has no {name!r} sheet")
+        problems: list[Problem] = [Problem(name, None, None, _("the workbook has no %(sheet)s sheet", sheet=repr(name)))
                                    for name in ("survey", "choices") if name not in sheets]
         if problems:
             raise DefinitionError(problems)
@@ -118,7 +119,7 @@ def parse_xlsform(data: bytes) -> dict[str, Any]:
         workbook.close()
     for sheet, headers, required in (("survey", survey_h, ("type", "name")), ("choices", choice_h, ("list_name", "name"))):
         present = {base for _l, base, _g in headers}
-        problems += [Problem(sheet, 1, col, f"the {sheet} sheet needs a {col!r} column") for col in required if col not in present]
+        problems += [Problem(sheet, 1, col, _("the %(sheet)s sheet needs a %(column)s column", sheet=sheet, column=repr(col))) for col in required if col not in present]
     languages = sorted({lang for _l, base, lang in survey_h + choice_h + settings_h if lang and base in TRANSLATED + ("form_title",)},
                        key=lambda code: code != "zh_CN")
     settings_raw = dict(zip((base for _l, base, _g in settings_h), settings_d[0][1], strict=False)) if settings_d else {}
@@ -127,7 +128,7 @@ def parse_xlsform(data: bytes) -> dict[str, Any]:
     if wanted:
         code = language_code(wanted)
         if code is None:
-            problems.append(Problem("settings", 2, "default_language", f"language {wanted!r} is not supported: use en or zh"))
+            problems.append(Problem("settings", 2, "default_language", _("language %(lang)s is not supported: use en or zh", lang=repr(wanted))))
         else:
             default = code
     elif languages:

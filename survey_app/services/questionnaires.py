@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,7 @@ class XLSFormRejected(ValidationFailed):
         errors: dict[str, list[str]] = {}
         for problem in problems:
             errors.setdefault(problem.where(), []).append(problem.message)
-        super().__init__(f"The XLSForm has {len(problems)} problem(s); nothing was stored.", errors)
+        super().__init__(_("The XLSForm has %(count)d problem(s); nothing was stored.", count=len(problems)), errors)
         self.problems = problems
 
 
@@ -67,9 +68,9 @@ def current_published(session: Session, project_id: int) -> QuestionnaireVersion
 def parse_upload(data: bytes) -> dict[str, Any]:
     """The validated definition of an uploaded XLSForm, or :class:`XLSFormRejected`."""
     if not data:
-        raise XLSFormRejected([Problem("file", None, None, "the file is empty")])
+        raise XLSFormRejected([Problem("file", None, None, _("the file is empty"))])
     if len(data) > MAX_XLSFORM_BYTES:
-        raise XLSFormRejected([Problem("file", None, None, f"the file is larger than {MAX_XLSFORM_BYTES // 1024 // 1024} MB")])
+        raise XLSFormRejected([Problem("file", None, None, _("the file is larger than %(limit)d MB", limit=MAX_XLSFORM_BYTES // 1024 // 1024))])
     try:
         return parse_xlsform(data)
     except DefinitionError as exc:
