@@ -175,8 +175,12 @@ def test_choice_filter_bounds_and_types_on_the_job_page(client: FlaskClient, wor
 
 def test_posting_a_page_not_reached_yet_is_refused(client: FlaskClient, world: World, session: Session) -> None:
     reply = post_page(client, world.graduate, GRADUATE_PAGES[2], page="4")
-    assert reply.status_code in (409, 422)
+    assert reply.status_code == 409  # no response yet: only the first page can start one
     assert session.scalar(select(func.count(Response.id))) == 0
+    post_page(client, world.graduate, GRADUATE_PAGES[0])
+    reply = post_page(client, world.graduate, GRADUATE_PAGES[2], page="4")
+    assert reply.status_code == 409  # the closing page is not reached yet
+    assert only_response(session).page == 1 and only_response(session).answers.get("satisfied") is None
 
 
 def test_token_is_single_use(client: FlaskClient, world: World, session: Session) -> None:
@@ -317,3 +321,13 @@ def test_without_javascript_a_page_renders_only_what_can_be_relevant(client: Fla
     assert 'data-question="suggestion"' in html and 'id="form-logic"' in html
     matrix = client.get(f"/r/{world.open_link}?page=1&lang=en").get_data(as_text=True)
     assert matrix.count('role="radiogroup"') == 8 and "Don&#39;t know" in matrix
+
+
+def test_a_survey_without_a_published_questionnaire_is_not_available(client: FlaskClient, session: Session) -> None:
+    project = _project(session, "no-questionnaire-yet", "未发布")
+    link = invitations.create_open_link(session, project)
+    session.commit()
+    page = client.get(f"/r/{link.token}?lang=en")
+    assert page.status_code == 403 and "not available yet" in page.get_data(as_text=True)
+    reply = client.post(f"/r/{link.token}", data={"submission_key": "k" * 32, "page": "0"})
+    assert reply.status_code == 404 and session.scalar(select(func.count(Response.id))) == 0
