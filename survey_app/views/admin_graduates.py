@@ -231,13 +231,17 @@ def survey(draw_id: int) -> ResponseReturnValue:
 @bp.post("/survey/<int:draw_id>/fieldwork")
 @roles_required(*STAFF)
 def survey_fieldwork(draw_id: int) -> ResponseReturnValue:
-    """Start fieldwork in a survey project (``project_id``), or read its responses back (``action=collect``)."""
+    """Start fieldwork in a survey project (``project_id``), read its responses back (``action=collect``) or
+    compute the register-calibrated weighting scheme for the statistics API (``action=scheme``)."""
     session = db.session()
     record = graduates_verification.get_draw(session, draw_id, DrawPurpose.SURVEY)
     try:
         if request.form.get("action") == "collect":
             count = graduates_fieldwork.collect(session, record, actor=actor())
             message = _("Read %(n)d complete questionnaire responses.", n=count)
+        elif request.form.get("action") == "scheme":
+            scheme = graduates_fieldwork.create_weighting_scheme(session, record, actor=actor())
+            message = _("Weighting scheme #%(id)d computed for the statistics API.", id=scheme.id)
         else:
             project = surveys.get_project(session, graduates_reports.parse_number(request.form.get("project_id"), "project_id", int, low=1))
             permissions.require_manage_project(session, actor(), project)

@@ -132,3 +132,5 @@ def test_survey_draw_and_page(client, logged_in, session) -> None:
     assert "already in fieldwork" in again.get_data(as_text=True)
     collected = client.post(f"/admin/graduates/survey/{draw.id}/fieldwork", data={"action": "collect"}, follow_redirects=True)
     assert "Read 0 complete questionnaire responses." in collected.get_data(as_text=True)
+    scheme = client.post(f"/admin/graduates/survey/{draw.id}/fieldwork", data={"action": "scheme"}, follow_redirects=True)
+    assert "Calibration is not feasible" in scheme.get_data(as_text=True)  # no respondents yet: nothing computed
