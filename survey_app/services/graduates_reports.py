@@ -95,7 +95,7 @@ def verification_params(values: Mapping[str, str], cohort: int) -> dict[str, Any
         "snapshot_on": parse_date(values.get("snapshot_on"), "snapshot_on") or date(cohort, 9, 1),
         "seed": parse_number(values.get("seed"), "seed", int, low=0),
         "oversample": parse_number(values.get("oversample"), "oversample", float, default=3.0, low=1),
-        "min_per_stratum": parse_number(values.get("min_per_stratum"), "min_per_stratum", int, default=2, low=1),
+        "min_per_stratum": parse_number(values.get("min_per_stratum"), "min_per_stratum", int, default=2, low=2),
         "label": values.get("label", "").strip()[:200],
     }
     if mode == "size":

@@ -74,6 +74,8 @@ def allocation_table(
         raise ValidationFailed(_("The sampling rate must be between 0 and 1."), {"rate": [str(rate)]})
     if per_institution is not None and per_institution < 1:
         raise ValidationFailed(_("The sample size per institution must be positive."), {"per_institution": [str(per_institution)]})
+    if min_per_stratum < 2:  # two per stratum are needed for a variance; smaller strata are taken whole
+        raise ValidationFailed(_("At least 2 graduates per stratum are needed."), {"min_per_stratum": [str(min_per_stratum)]})
     if oversample < 1:
         raise ValidationFailed(_("The oversampling factor must be at least 1."), {"oversample": [str(oversample)]})
     counts = frame.groupby(["institution", "stratum", "group"], sort=True).size().rename("N").reset_index()

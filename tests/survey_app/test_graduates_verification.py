@@ -113,6 +113,9 @@ def test_draw_is_stratified_seeded_and_oversamples_prone_groups(app, session) ->
     assert first.manifest["seed"] == 11 and "frame" in first.manifest["input_hashes"]
     actions = session.scalars(select(AuditEvent.action)).all()
     assert actions.count("graduates.verification_draw") == 2
+    with app.test_request_context(), pytest.raises(ValidationFailed) as info:
+        verification.draw_verification_sample(session, 2026, snapshot_on=date(2026, 9, 1), seed=1, rate=0.2, min_per_stratum=1)
+    assert "min_per_stratum" in info.value.errors
 
 
 def test_outcomes_validation_import_and_estimates(app, session, make_user) -> None:
