@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -193,4 +194,25 @@ def parse_form(targets_text: str, urban_share_text: str) -> tuple[dict[str, int]
         errors.append("give at least one county=target line")
     if errors:
         raise ValidationFailed("The quotas are not valid.", {"targets": errors})
+    return targets, shares
+
+
+def targets_from_population(population: pd.DataFrame, *, base: int = 300, large: int = 400,
+                            threshold: int = 500_000) -> tuple[dict[str, int], dict[str, dict[str, float]]]:
+    """Quota targets from a population table: ``base`` per county, ``large`` where the county has at
+    least ``threshold`` people; urban/rural shares as in the county's population.
+
+    ``population`` has columns county, area and count (e.g. :func:`satisfaction.population_frame`).
+    """
+    if base < 0 or large < 0 or threshold < 0:
+        raise ValidationFailed("The quota settings are not valid.", {"targets": ["numbers of at least 0"]})
+    by_area = population.groupby(["county", "area"])["count"].sum().unstack(fill_value=0)
+    totals = by_area.sum(axis=1)
+    targets = {str(c): int(large if totals[c] >= threshold else base) for c in by_area.index}
+    shares = {str(c): {str(a): round(float(by_area.loc[c, a] / totals[c]), 6) if totals[c] else 0.0 for a in by_area.columns}
+              for c in by_area.index}
+    for county_shares in shares.values():  # make the rounded shares add up to 1 exactly
+        if county_shares:
+            last = sorted(county_shares)[-1]
+            county_shares[last] = round(1.0 - sum(v for a, v in county_shares.items() if a != last), 6)
     return targets, shares

@@ -165,16 +165,25 @@ def quota_page(project_id: int) -> ResponseReturnValue:
     message, errors, status = "", {}, 200
     if request.method == "POST":
         try:
-            targets, shares = quotas.parse_form(request.form.get("targets", ""), request.form.get("urban_share", ""))
+            if request.form.get("action") == "population":
+                table = satisfaction.get_population_table(session, project, int(request.form.get("population_table_id") or 0))
+                targets, shares = quotas.targets_from_population(
+                    satisfaction.population_frame(table), base=int(request.form.get("base") or 300),
+                    large=int(request.form.get("large") or 400), threshold=int(request.form.get("threshold") or 500_000))
+            else:
+                targets, shares = quotas.parse_form(request.form.get("targets", ""), request.form.get("urban_share", ""))
             quotas.set_county_quotas(session, project, targets, area_shares=shares, actor=actor())
             session.commit()
             flash(_("Quotas saved."), "success")
             return redirect(url_for("admin_satisfaction.quota_page", project_id=project_id), code=303)
+        except ValueError:
+            session.rollback()
+            message, errors, status = _("Quota settings must be whole numbers."), {}, 422
         except AppError as exc:
             session.rollback()
             message, errors, status = exc.message, exc.errors or {}, exc.status
     return render_template("admin/satisfaction/quotas.html", project=project, rows=quotas.fill_table(session, project),
-                           message=message, errors=errors), status
+                           tables=satisfaction.population_tables(session, project), message=message, errors=errors), status
 
 
 @bp.get("/runs/<int:run_id>")

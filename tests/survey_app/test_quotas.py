@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import date, timedelta
 
+import pandas as pd
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -21,7 +22,7 @@ from survey_app.models import (
     Role,
     SurveyProject,
 )
-from survey_app.services import demo_questionnaires, invitations, quotas, surveys
+from survey_app.services import demo_questionnaires, invitations, quotas, satisfaction, surveys
 from survey_app.services.demo import DemoSummary
 
 from .test_respond import SATISFACTION_PAGES, fields, post_page
@@ -196,3 +197,27 @@ def test_concurrent_final_pages_through_the_respondent_form_never_overfill(app: 
     cell = session.scalars(select(QuotaCell)).one()
     completes = session.scalar(select(func.count()).select_from(Response).where(Response.status == ResponseStatus.COMPLETE))
     assert cell.filled == cell.target == completes == 4
+
+
+def test_quotas_from_the_population_table(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    population = pd.DataFrame({"county": ["a", "a", "b", "b", "c"], "sex": ["1"] * 5, "age_group": ["x"] * 5,
+                               "area": ["urban", "rural", "urban", "rural", "urban"], "count": [300_000, 300_000, 100_000, 300_000, 7]})
+    targets, shares = quotas.targets_from_population(population, base=300, large=400, threshold=500_000)
+    assert targets == {"a": 400, "b": 300, "c": 300}
+    assert shares == {"a": {"rural": 0.5, "urban": 0.5}, "b": {"rural": 0.75, "urban": 0.25}, "c": {"rural": 0.0, "urban": 1.0}}
+    logged_in(Role.ADMIN)
+    with db.session_factory(app)() as session:
+        table = satisfaction.upload_population(session, session.get(SurveyProject, project_id),
+                                               population.to_csv(index=False).encode(), "p.csv")
+        session.commit()
+        table_id = table.id
+    reply = client.post(f"/admin/satisfaction/{project_id}/quotas", data={"action": "population", "population_table_id": table_id,
+                                                                          "base": "300", "large": "400", "threshold": "500000"})
+    assert reply.status_code == 303
+    with db.session_factory(app)() as session:
+        cells = {(c.county, c.area): c.target for c in session.scalars(select(QuotaCell))}
+    assert cells == {("a", ""): 400, ("a", "urban"): 200, ("a", "rural"): 200, ("b", ""): 300, ("b", "urban"): 75,
+                     ("b", "rural"): 225, ("c", ""): 300, ("c", "urban"): 300, ("c", "rural"): 0}
+    bad = client.post(f"/admin/satisfaction/{project_id}/quotas", data={"action": "population", "population_table_id": table_id,
+                                                                        "base": "many"})
+    assert bad.status_code == 422
