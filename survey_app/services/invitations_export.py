@@ -219,3 +219,48 @@ def send_reminders(
     session.flush()
     audit.record(session, "invitation.remind", actor=actor, object_type="sample_draw", object_id=draw.id, details={"sent": len(sent_ids), "without_email": len(targets) - len(sendable)})
     return len(sent_ids), len(targets) - len(sendable)
+
+
+SETTABLE = {"refused": InvitationStatus.REFUSED, "not_reached": InvitationStatus.NOT_REACHED, "issued": InvitationStatus.ISSUED}
+
+
+def record_outcomes(session: Session, draw: SampleDraw, text: str, *, actor: User) -> int:
+    """Record field outcomes from lines ``unit_id,outcome`` (``refused``, ``not_reached`` or
+    ``issued`` to undo). Every line is checked first; one bad line stores nothing."""
+    wanted: dict[str, InvitationStatus] = {}
+    problems: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        key, _, outcome = (part.strip() for part in line.replace("\t", ",").partition(","))
+        if outcome not in SETTABLE:
+            problems.append(f"line {number}: {outcome!r} is not one of {', '.join(SETTABLE)}")
+            continue
+        wanted[key] = SETTABLE[outcome]
+    invitations_by_key = {
+        key: invitation
+        for invitation, key in session.execute(
+            select(Invitation, FrameUnit.unit_key)
+            .join(SampleUnit, SampleUnit.id == Invitation.sample_unit_id)
+            .join(FrameUnit, FrameUnit.id == SampleUnit.frame_unit_id)
+            .where(SampleUnit.draw_id == draw.id, FrameUnit.unit_key.in_(list(wanted)))
+        )
+    }
+    for key in wanted:
+        invitation = invitations_by_key.get(key)
+        if invitation is None:
+            problems.append(f"{key!r} has no invitation in this sample")
+        elif invitation.status in (InvitationStatus.SUBMITTED, InvitationStatus.STARTED):
+            problems.append(f"{key!r} has already answered ({invitation.status.value})")
+    if problems or not wanted:
+        raise ValidationFailed("The outcomes were not recorded.", {"outcomes": problems or ["enter lines like unit_id,refused"]})
+    changes = {}
+    for key, status in wanted.items():
+        invitation = invitations_by_key[key]
+        if invitation.status != status:
+            changes[key] = [invitation.status.value, status.value]
+            invitation.status = status
+    session.flush()
+    audit.record(session, "invitation.outcomes", actor=actor, object_type="sample_draw", object_id=draw.id, details={"changed": changes})
+    return len(changes)

@@ -113,3 +113,14 @@ def remind(draw_id: int) -> ResponseReturnValue:
     session.commit()
     flash(_("%(sent)d reminders sent; %(skipped)d units have no e-mail address.", sent=sent, skipped=skipped), "success")
     return redirect(url_for("admin_invitations.index", draw_id=record.id))
+
+
+@bp.post("/draws/<int:draw_id>/invitations/outcomes")
+@roles_required(Role.DESIGNER)
+def outcomes(draw_id: int) -> ResponseReturnValue:
+    record = _draw(draw_id)
+    session = db.session()
+    changed = invitations_export.record_outcomes(session, record, request.form.get("outcomes", ""), actor=actor())
+    session.commit()
+    flash(_("%(n)d outcomes recorded.", n=changed), "success")
+    return redirect(url_for("admin_invitations.index", draw_id=record.id))

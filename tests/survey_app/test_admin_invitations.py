@@ -130,3 +130,23 @@ def test_smtp_url_parsing() -> None:
         invitations_export.smtp_settings("smtp://smtp.example.org")
     with pytest.raises(Exception, match="not valid"):
         invitations_export.smtp_settings("http://smtp.example.org")
+
+
+def test_field_outcomes(app: Flask, world: World, session: Session) -> None:
+    client = world.client_for(app, "owner")
+    _issue(client, world)
+    keys = list(csv.DictReader(io.StringIO(client.get(f"/admin/draws/{world.draw.id}/invitations.csv").data.decode("utf-8-sig"))))
+    first, second = keys[0]["unit_id"], keys[1]["unit_id"]
+    bad = client.post(f"/admin/draws/{world.draw.id}/invitations/outcomes", data={"outcomes": f"{first},refused\nnobody,refused\n{second},lost"})
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    assert "&#39;nobody&#39; has no invitation" in page and "&#39;lost&#39; is not one of" in page
+    assert session.scalar(select(func.count(Invitation.id)).where(Invitation.status == InvitationStatus.REFUSED)) == 0
+    good = client.post(f"/admin/draws/{world.draw.id}/invitations/outcomes", data={"outcomes": f"{first},refused\n{second}\tnot_reached\n"})
+    assert good.status_code == 302
+    statuses = dict(session.execute(select(Invitation.status, func.count(Invitation.id)).group_by(Invitation.status)).all())
+    assert statuses[InvitationStatus.REFUSED] == 1 and statuses[InvitationStatus.NOT_REACHED] == 1
+    monitoring = client.get(f"/admin/projects/{world.project.id}/monitoring").get_data(as_text=True)
+    assert "Refused" in monitoring
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "invitation.outcomes")).one()
+    assert event.details == {"changed": {first: ["issued", "refused"], second: ["issued", "not_reached"]}}

@@ -52,6 +52,7 @@ EXPECTED = {
     "admin_invitations.export_xlsx": "manage",
     "admin_invitations.qr": "manage",
     "admin_invitations.remind": "manage",
+    "admin_invitations.outcomes": "manage",
     "admin_monitoring.index": "results",
     "admin_monitoring.chart": "results",
     "admin_review.mine": "any",
