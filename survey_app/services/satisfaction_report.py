@@ -8,6 +8,7 @@ the workbook alike.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,37 +60,46 @@ def _short(label: str, width: int = 26) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
 
 
+CHART_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "PingFang SC", "Microsoft YaHei", "DejaVu Sans"]
+
+
 def chart_svg(report: CountyReport, title: str, xlabel: str, composite_label: str) -> bytes:
-    """Item means on 0-100 with their CIs (error bars) and the composite index as a band."""
+    """Item means on 0-100 with their CIs (error bars) and the composite index as a band.
+
+    Text stays text in the SVG (``svg.fonttype: none``), so browsers draw Chinese labels with
+    their own fonts even when the server has no CJK font (the layout warnings are silenced).
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    rows = pd.DataFrame(report.items)
-    shown = rows[rows["estimate"].notna()]
-    height = 1.2 + 0.32 * max(len(rows), 1)
-    figure = Figure(figsize=(8.5, height), dpi=96)
-    axes = figure.add_subplot(1, 1, 1)
-    y = list(range(len(rows)))[::-1]
-    position = dict(zip(rows["variable"], y, strict=True))
-    ys = [position[v] for v in shown["variable"]]
-    errors = [shown["estimate"] - shown["ci_low"], shown["ci_high"] - shown["estimate"]]
-    axes.errorbar(shown["estimate"], ys, xerr=errors, fmt="o", color="#1f5f8b", ecolor="#6a9ec2", capsize=3, markersize=4)
-    comp = report.composite
-    if comp.get("estimate") is not None:
-        axes.axvspan(comp["ci_low"], comp["ci_high"], color="#f2b134", alpha=0.25, lw=0)
-        axes.axvline(comp["estimate"], color="#c47f00", lw=1.2, label=f"{composite_label} {comp['estimate']:.1f}")
-        axes.legend(loc="lower left", fontsize=8, frameon=False)
-    axes.set_yticks(y)
-    axes.set_yticklabels([f"{v} {_short(lab)}" for v, lab in zip(rows["variable"], rows["label"], strict=True)], fontsize=8)
-    axes.set_xlim(0, 100)
-    axes.set_xlabel(xlabel)
-    axes.set_title(title, fontsize=10)
-    axes.grid(axis="x", color="#dddddd", lw=0.6)
-    figure.tight_layout()
-    out = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "font.family": ["sans-serif"]}):
+    style: dict[str, Any] = {"svg.fonttype": "none", "font.family": "sans-serif", "font.sans-serif": CHART_FONTS}
+    with matplotlib.rc_context(style), warnings.catch_warnings():  # type: ignore[arg-type]
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        warnings.filterwarnings("ignore", message="findfont")
+        rows = pd.DataFrame(report.items)
+        shown = rows[rows["estimate"].notna()]
+        figure = Figure(figsize=(8.5, 1.2 + 0.32 * max(len(rows), 1)), dpi=96)
+        axes = figure.add_subplot(1, 1, 1)
+        y = list(range(len(rows)))[::-1]
+        position = dict(zip(rows["variable"], y, strict=True))
+        ys = [position[v] for v in shown["variable"]]
+        errors = [shown["estimate"] - shown["ci_low"], shown["ci_high"] - shown["estimate"]]
+        axes.errorbar(shown["estimate"], ys, xerr=errors, fmt="o", color="#1f5f8b", ecolor="#6a9ec2", capsize=3, markersize=4)
+        comp = report.composite
+        if comp.get("estimate") is not None:
+            axes.axvspan(comp["ci_low"], comp["ci_high"], color="#f2b134", alpha=0.25, lw=0)
+            axes.axvline(comp["estimate"], color="#c47f00", lw=1.2, label=f"{composite_label} {comp['estimate']:.1f}")
+            axes.legend(loc="lower left", fontsize=8, frameon=False)
+        axes.set_yticks(y)
+        axes.set_yticklabels([f"{v} {_short(lab)}" for v, lab in zip(rows["variable"], rows["label"], strict=True)], fontsize=8)
+        axes.set_xlim(0, 100)
+        axes.set_xlabel(xlabel)
+        axes.set_title(title, fontsize=10)
+        axes.grid(axis="x", color="#dddddd", lw=0.6)
+        figure.tight_layout()
+        out = io.BytesIO()
         figure.savefig(out, format="svg")
     return out.getvalue()
 
