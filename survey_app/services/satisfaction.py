@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import segno
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import weighting
@@ -330,6 +330,14 @@ def run(session: Session, project: SurveyProject, population: PopulationTable, c
 def runs(session: Session, project: SurveyProject) -> list[SatisfactionRun]:
     return list(session.scalars(select(SatisfactionRun).where(SatisfactionRun.project_id == project.id)
                                 .order_by(SatisfactionRun.id.desc())))
+
+
+def latest_runs(session: Session, project_ids: list[int]) -> dict[int, SatisfactionRun]:
+    """The newest estimation run of each project that has one."""
+    newest = (select(SatisfactionRun.project_id, func.max(SatisfactionRun.id).label("id"))
+              .where(SatisfactionRun.project_id.in_(project_ids)).group_by(SatisfactionRun.project_id).subquery())
+    rows = session.scalars(select(SatisfactionRun).join(newest, SatisfactionRun.id == newest.c.id))
+    return {run.project_id: run for run in rows}
 
 
 def get_run(session: Session, run_id: int) -> SatisfactionRun:

@@ -61,7 +61,10 @@ def _labels(run: SatisfactionRun) -> tuple[dict[str, dict[str, str]], dict[str, 
 @bp.get("/")
 @roles_required(Role.DESIGNER, Role.STATISTICIAN)
 def index() -> ResponseReturnValue:
-    return render_template("admin/satisfaction/index.html", projects=permissions.visible_projects(db.session(), actor()))
+    session = db.session()
+    projects = permissions.visible_projects(session, actor())
+    return render_template("admin/satisfaction/index.html", projects=projects,
+                           runs=satisfaction.latest_runs(session, [p.id for p in projects]))
 
 
 @bp.get("/<int:project_id>")

@@ -184,3 +184,22 @@ def test_reports_need_permission(client: FlaskClient, project_id: int, logged_in
     logged_in(Role.REVIEWER)
     assert client.get(f"/admin/satisfaction/{project_id}").status_code == 403
     assert client.get(f"/admin/satisfaction/{project_id}/quotas").status_code == 403
+
+
+def test_statistician_reads_the_latest_estimates(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    with db.session_factory(app)() as session:
+        project = session.get(SurveyProject, project_id)
+        demo_satisfaction._bulk_responses(session, project, satisfaction.published_version(session, project).id,
+                                          np.random.default_rng(4))
+        table = satisfaction.upload_population(session, project, demo_satisfaction.population_table(
+            np.random.default_rng(4)).to_csv(index=False).encode(), "p.csv")
+        config = satisfaction.default_index_config(session, project, actor_label="test")
+        satisfaction.run(session, project, table, config, actor_label="test")
+        newest = satisfaction.run(session, project, table, config, seed=7, actor_label="test")
+        session.commit()
+        newest_id = newest.id
+    logged_in(Role.STATISTICIAN)
+    index = client.get("/admin/satisfaction/").get_data(as_text=True)
+    assert f"/admin/satisfaction/runs/{newest_id}" in index and f"/admin/satisfaction/{project_id}/quotas" not in index
+    assert client.get(f"/admin/satisfaction/runs/{newest_id}").status_code == 200
+    assert client.get(f"/admin/satisfaction/{project_id}").status_code == 403
