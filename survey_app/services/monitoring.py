@@ -209,8 +209,8 @@ def _outcomes_chart(table: pd.DataFrame, labels: dict[str, str], title: str) -> 
     axes.set_xlim(0, 100)
     axes.set_xlabel("%")
     axes.invert_yaxis()
-    axes.set_title(title)
-    axes.legend(ncols=len(OUTCOMES), loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(rows) > 3 else -0.35), frameon=False, fontsize="small")
+    axes.set_title(title, pad=26)
+    axes.legend(ncols=len(OUTCOMES), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize="small")
     return _svg(figure)
 
 
