@@ -229,13 +229,13 @@ def _cell_influence(
     For means the denominator is the weight of the rows with a value: the cell's weight minus
     the weights of its missing entries, added back as a sparse correction.
     """
+    if kind == "total":
+        return num
+    z = np.empty_like(num)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if kind == "total":
-            return num
-        z = centre[cell_dom]
-        z *= cell_w[:, None] if den is None else den
-        np.subtract(num, z, out=z)
-        z /= scale[cell_dom]
+        for j in range(num.shape[1]):  # per column: 1-D gathers are much faster than row gathers
+            base = cell_w if den is None else den[:, j]
+            z[:, j] = (num[:, j] - centre[:, j].take(cell_dom) * base) / scale[:, j].take(cell_dom)
         if den is None and missing is not None:
             r, c = missing
             k = z.shape[1]
