@@ -192,7 +192,7 @@ def submit_page(session: Session, token: str, cookie_response_id: int | None, fo
     if not 0 <= page < len(form.pages) or page > response.furthest_page:
         raise Conflict(_("This page is out of date. Please reload it and answer again."))
     result = form.apply_page(page, formdata, response.answers, response.missing, language)
-    _check_unique(session, form, page, response, result, secret, formdata)
+    _check_unique(session, form, page, response, result, secret)
     if not result.ok:
         late = replay(session, key)  # a concurrent retry of this very POST finished meanwhile
         if late is not None:
@@ -223,8 +223,7 @@ def _start(session: Session, invitation: Invitation, project: SurveyProject, pag
     return response
 
 
-def _check_unique(session: Session, form: Form, page: int, response: Response, result: PageResult, secret: str,
-                  formdata: Mapping[str, list[str]]) -> None:
+def _check_unique(session: Session, form: Form, page: int, response: Response, result: PageResult, secret: str) -> None:
     """Replace the unique question's answer by a keyed hash; refuse a value already used."""
     name = form.definition["settings"].get("unique_question") or ""
     if not name or form.page_of.get(name) != page or name in result.errors or result.answers.get(name) is None:
