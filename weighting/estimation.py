@@ -78,9 +78,9 @@ def linear_estimates(
     kind : {"mean", "total", "ratio"}
         The statistic.
     y : ndarray, shape (n, k)
-        Numerators; missing values may be NaN (they are excluded through ``present``).
+        Numerators, 0 where not ``present`` (callers zero their own copies once).
     x : ndarray, shape (n, k), optional
-        Denominators of ratios.
+        Denominators of ratios, 0 where not ``present``.
     present : ndarray of bool, shape (n, k), optional
         Rows used for each column (``None``: all).
     dom : ndarray of intp, shape (n,)
@@ -127,14 +127,14 @@ def linear_estimates(
         num = np.empty((n_cells, len(js)))
         den = np.empty((n_cells, len(js))) if kind == "ratio" else None
         for i, j in enumerate(js):
-            yj = _column(y, j, rows, full, pres)
+            yj = _column(y, j, rows, full)
             wy = w * yj
             wys.append(wy)
             num[:, i] = np.bincount(codes, weights=wy, minlength=n_cells)
             moments[:, j] = np.bincount(d, weights=wy * yj, minlength=n_dom)
             if kind == "ratio":
                 assert den is not None and x is not None
-                xj = _column(x, j, rows, full, pres)
+                xj = _column(x, j, rows, full)
                 wx = w * xj
                 wxs.append(wx)
                 den[:, i] = np.bincount(codes, weights=wx, minlength=n_cells)
@@ -182,16 +182,9 @@ def linear_estimates(
     return LinearEstimates(estimate, variance, n_obs, deff, np.asarray(weight_sum))
 
 
-def _column(
-    values: FloatArray, j: int, rows: IntArray, full: bool, present: BoolArray | None
-) -> FloatArray:
-    """Column ``j`` of ``values`` for the rows in a domain, 0 where not present."""
-    col = values[:, j] if full else values[rows, j]
-    if present is not None:
-        keep = present[:, j]
-        if not keep.all() and np.any(col[~keep] != 0):
-            col = np.where(keep, col, 0.0)
-    return col
+def _column(values: FloatArray, j: int, rows: IntArray, full: bool) -> FloatArray:
+    """Column ``j`` of ``values`` for the rows in a domain."""
+    return values[:, j] if full else values[rows, j]
 
 
 def _sums(codes: IntArray, values: FloatArray, n_groups: int) -> FloatArray:

@@ -136,7 +136,7 @@ def quantile_table(
         qhat = np.column_stack([srt.quantile(np.full(n_dom, p)) for p in probs])
         present = np.repeat(~np.isnan(y)[:, None], n_q, axis=1)
         with np.errstate(invalid="ignore"):
-            below = np.where(present, (y[:, None] <= qhat[np.maximum(doms.codes, 0)]).astype(np.float64), np.nan)
+            below = np.where(present, (y[:, None] <= qhat[np.maximum(doms.codes, 0)]).astype(np.float64), 0.0)
         m = linear_estimates(design, "mean", below, None, present, doms.codes, n_dom)
         half = t * np.sqrt(m.variance)
         p_lo, p_hi = m.estimate - half, m.estimate + half

@@ -192,6 +192,8 @@ def proportion_table(
     design, y = _prepare(design, names, y, missing)
     present = present_mask(y, missing)
     doms = make_domains(design.data, by, design.weights, design.subset_mask)
+    if present is not None:
+        y[~present] = 0.0  # our own indicator matrix: missing entries are 0 for the estimators
     res = linear_estimates(design, "mean", y, None, present, doms.codes, doms.n_domains)
     if design.calibrated:
         n_rows = np.full((doms.n_domains, 1), len(design.data), dtype=np.float64)
@@ -236,6 +238,8 @@ def covariance_table(
     design, y = _prepare(design, names, y, missing)
     present = present_mask(y, missing)
     doms = make_domains(design.data, by, design.weights, design.subset_mask)
+    if present is not None:
+        y[~present] = 0.0
     cov = estimate_covariance(design, statistic, y, present, doms.codes, doms.n_domains)
     frame = doms.labels.loc[np.repeat(np.arange(doms.n_domains), len(names))].reset_index(drop=True)
     frame["variable"] = np.tile(np.asarray([str(v) for v in names], dtype=object), doms.n_domains)

@@ -219,3 +219,10 @@ def test_too_many_by_combinations_is_an_error():
     d = Design(data, weights=None)
     with pytest.raises(WeightingError, match="too many combinations"):
         d.mean("y", by=["a", "b", "c", "d"])
+
+
+def test_covariance_with_missing_values_matches_means():
+    data = _frame(15, missing=0.2)
+    d = Design(data, weights="w", strata="stratum", psu="psu")
+    cov = d.covariance(["y", "x"], by="h")
+    np.testing.assert_allclose(np.sqrt(np.diag(cov.to_numpy())), d.mean(["y", "x"], by="h")["se"], rtol=1e-12)
