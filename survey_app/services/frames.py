@@ -331,9 +331,14 @@ def draw_count(session: Session, frame: SamplingFrame) -> int:
     return int(session.scalar(select(func.count(SampleDraw.id)).where(SampleDraw.frame_id == frame.id)) or 0)
 
 
-def units_frame(session: Session, frame: SamplingFrame) -> pd.DataFrame:
-    """The frame's units as a DataFrame (``frame_unit_id``, ``unit_key``, ``stratum``, ``size``), file order."""
-    result = session.execute(
-        select(FrameUnit.id, FrameUnit.unit_key, FrameUnit.stratum, FrameUnit.size).where(FrameUnit.frame_id == frame.id).order_by(FrameUnit.row_number)
-    )
-    return pd.DataFrame(result.all(), columns=["frame_unit_id", "unit_key", "stratum", "size"])
+def units_frame(session: Session, frame: SamplingFrame, attributes: list[str] | None = None) -> pd.DataFrame:
+    """The frame's units as a DataFrame (``frame_unit_id``, ``unit_key``, ``stratum``, ``size`` and
+    the requested attribute columns), in file order."""
+    columns = [FrameUnit.id, FrameUnit.unit_key, FrameUnit.stratum, FrameUnit.size] + ([FrameUnit.attributes] if attributes else [])
+    result = session.execute(select(*columns).where(FrameUnit.frame_id == frame.id).order_by(FrameUnit.row_number))
+    table = pd.DataFrame(result.all(), columns=["frame_unit_id", "unit_key", "stratum", "size"] + (["attributes"] if attributes else []))
+    if attributes:
+        values = table.pop("attributes")
+        for name in attributes:
+            table[name] = [row.get(name) if isinstance(row, dict) else None for row in values]
+    return table

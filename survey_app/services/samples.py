@@ -38,6 +38,9 @@ INSERT_BATCH = 5_000
 
 class DesignSchema(Schema):
     stratified = fields.Boolean(load_default=True)
+    # stratification columns: the frame's stratum column and/or attribute columns (cross-classified);
+    # when absent, ``stratified`` chooses between the stratum column and no strata
+    strata = fields.List(fields.String(), load_default=None, allow_none=True)
     allocation = fields.String(load_default="proportional", validate=validate.OneOf(ALLOCATIONS))
     method = fields.String(load_default="srswor", validate=validate.OneOf(METHODS))
     sample_size = fields.Integer(required=True, validate=validate.Range(min=1))
@@ -59,6 +62,7 @@ class CalculatorSchema(Schema):
 @dataclass(frozen=True)
 class Design:
     stratified: bool
+    strata: list[str] | None
     allocation: str
     method: str
     sample_size: int
@@ -101,18 +105,51 @@ def _ready(frame: SamplingFrame) -> None:
         raise Conflict(f"Frame {frame.name!r} is not ready to sample (status: {frame.status.value}).")
 
 
-def _check_design(frame: SamplingFrame, design: Design) -> None:
-    if design.stratified and not frame.columns.get("stratum"):
-        raise ValidationFailed("This frame has no stratum column.", {"stratified": ["map a stratum column when uploading the frame, or draw unstratified"]})
+def strata_columns(frame: SamplingFrame, design: Design) -> list[str]:
+    """The columns that define the strata (empty: unstratified), checked against the frame."""
+    mapped = frame.columns.get("stratum") or ""
+    available = [c for c in [mapped, *(frame.columns.get("attributes") or [])] if c]
+    if design.strata is None:
+        if design.stratified and not mapped:
+            raise ValidationFailed("This frame has no stratum column.", {"stratified": ["map a stratum column when uploading the frame, or draw unstratified"]})
+        return [mapped] if design.stratified else []
+    unknown = [c for c in design.strata if c not in available]
+    if unknown:
+        raise ValidationFailed("Strata must be the frame's stratum or attribute columns.", {"strata": [f"{c!r} is not one of {', '.join(available) or 'no columns'}" for c in unknown]})
+    return list(dict.fromkeys(design.strata))
+
+
+def _check_design(frame: SamplingFrame, design: Design) -> list[str]:
+    columns = strata_columns(frame, design)
     if design.method == "pps_systematic" and not frame.columns.get("size"):
         raise ValidationFailed("PPS selection needs a size column.", {"method": ["this frame has no size column"]})
+    return columns
+
+
+def _design_frame(session: Session, frame: SamplingFrame, columns: list[str]) -> pd.DataFrame:
+    """Units with a ``stratum`` label built from ``columns`` (joined with " | " when several)."""
+    mapped = frame.columns.get("stratum") or ""
+    attributes = [c for c in columns if c != mapped]
+    units = frames.units_frame(session, frame, attributes=attributes)
+    if columns and columns != [mapped]:
+        parts = [units["stratum"].fillna("") if c == mapped else units[c].fillna("").astype(str) for c in columns]
+        label = parts[0]
+        for part in parts[1:]:
+            label = label + " | " + part
+        units["stratum"] = label
+    return units
 
 
 def allocation_table(session: Session, frame: SamplingFrame, design: Design) -> pd.DataFrame:
     """Preview: stratum, population N_h, allocated n_h and the sampling fraction."""
     _ready(frame)
-    _check_design(frame, design)
-    counts = frames.stratum_counts(session, frame) if design.stratified else {"": frame.row_count}
+    columns = _check_design(frame, design)
+    if not columns:
+        counts = {"": frame.row_count}
+    elif columns == [frame.columns.get("stratum")]:
+        counts = frames.stratum_counts(session, frame)
+    else:
+        counts = _design_frame(session, frame, columns)["stratum"].value_counts().sort_index().to_dict()
     population = pd.Series(counts, dtype="int64")
     try:
         n_h = sampling.allocate(population, design.sample_size, method=design.allocation, power=design.power, min_n=design.min_n)
@@ -128,21 +165,21 @@ def draw(session: Session, project: SurveyProject, frame: SamplingFrame, design:
     if frame.project_id != project.id:
         raise NotFound(f"Frame {frame.id} does not belong to survey project {project.code!r}.")
     _ready(frame)
-    _check_design(frame, design)
+    columns = _check_design(frame, design)
     earlier = frames.draw_count(session, frame)
     if earlier and not design.confirm_new:
         raise Conflict(
             f"Frame {frame.name!r} already has {earlier} draw(s). Confirm to draw a new, separate sample; earlier draws are kept.",
             {"confirm_new": ["tick the box to confirm a new draw"]},
         )
-    units = frames.units_frame(session, frame)
+    units = _design_frame(session, frame, columns)
     design_frame = units[["unit_key", "stratum", "size"]] if frame.columns.get("size") else units[["unit_key", "stratum"]]
     seed = design.seed if design.seed is not None else secrets.randbelow(MAX_SEED)
     try:
         sample = sampling.draw_sample(
             design_frame,
             design.sample_size,
-            strata="stratum" if design.stratified else None,
+            strata="stratum" if columns else None,
             method=design.method,
             size="size" if design.method == "pps_systematic" else None,
             allocation=design.allocation,
@@ -153,13 +190,13 @@ def draw(session: Session, project: SurveyProject, frame: SamplingFrame, design:
     except sampling.SamplingError as exc:
         raise ValidationFailed("The sample cannot be drawn with this design.", {"sample_size": [str(exc)]}) from exc
     manifest = sample.manifest.to_dict()
-    allocation = {"strata": [{str(k): _plain(v) for k, v in row.items()} for row in sample.allocation.to_dict("records")]}
+    allocation = {"columns": columns, "strata": [{str(k): _plain(v) for k, v in row.items()} for row in sample.allocation.to_dict("records")]}
     record = SampleDraw(
         project_id=project.id,
         frame_id=frame.id,
         label=design.label or f"{frame.name} #{earlier + 1}",
         method=design.method,
-        allocation_method=design.allocation if design.stratified else "",
+        allocation_method=design.allocation if columns else "",
         seed=seed,
         sample_size=len(sample.units),
         allocation=allocation,

@@ -26,7 +26,9 @@ def design(frame_id: int) -> ResponseReturnValue:
     session = db.session()
     frame = frames.get_frame(session, frame_id)
     permissions.require_manage_project(session, actor(), frame.project)
-    values = request.values.to_dict()
+    values: dict[str, Any] = request.values.to_dict()
+    if "strata_form" in values:  # the page's strata checkboxes (none ticked: no strata)
+        values["strata"] = request.values.getlist("strata")
     context: dict[str, Any] = {
         "frame": frame,
         "project": frame.project,
@@ -37,6 +39,8 @@ def design(frame_id: int) -> ResponseReturnValue:
         "errors": {},
         "earlier": frames.draw_count(session, frame),
         "allocations": samples.ALLOCATIONS,
+        "strata_choices": [c for c in [frame.columns.get("stratum"), *(frame.columns.get("attributes") or [])] if c],
+        "chosen_strata": values["strata"] if "strata" in values else [c for c in [frame.columns.get("stratum")] if c],
         "methods": samples.METHODS,
     }
     action = values.get("action", "")

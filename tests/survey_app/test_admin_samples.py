@@ -116,3 +116,24 @@ def test_frame_without_strata_cannot_be_stratified(app: Flask, client: FlaskClie
     assert response.status_code == 422 and "no stratum column" in response.get_data(as_text=True)
     pps = client.post(f"/admin/frames/{plain.id}/design", data={**DESIGN, "stratified": "false", "method": "pps_systematic", "action": "preview", "sample_size": "10"})
     assert pps.status_code == 422 and "size column" in pps.get_data(as_text=True)
+
+
+def test_cross_classified_strata_from_attribute_columns(app: Flask, client: FlaskClient, frame: SamplingFrame, session: Session) -> None:
+    lines = ["unit_id,school,degree,size,phone"] + [f"x{i:04d},school-{i % 2},{'master' if i % 3 == 0 else 'bachelor'},1,1" for i in range(120)]
+    crossed = make_frame(app, session, frame.project, frame.project.owner, ("\n".join(lines) + "\n").encode(), attributes=["degree"])  # type: ignore[arg-type]
+    url = f"/admin/frames/{crossed.id}/design"
+    page = client.get(url).get_data(as_text=True)
+    assert 'value="degree"' in page and 'value="school" checked' in page
+    preview = client.post(url, data={**DESIGN, "strata_form": "1", "strata": ["school", "degree"], "action": "preview", "sample_size": "24"})
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "school-0 | bachelor" in text and "school-1 | master" in text
+    drawn = client.post(url, data={**DESIGN, "strata_form": "1", "strata": ["school", "degree"], "action": "draw", "sample_size": "24", "seed": "3"})
+    assert drawn.status_code == 302
+    record = session.scalars(select(SampleDraw).where(SampleDraw.frame_id == crossed.id)).one()
+    assert record.allocation["columns"] == ["school", "degree"] and len(record.allocation["strata"]) == 4
+    strata = set(session.scalars(select(SampleUnit.stratum).where(SampleUnit.draw_id == record.id)))
+    assert strata == {"school-0 | bachelor", "school-0 | master", "school-1 | bachelor", "school-1 | master"}
+    unknown = client.post(url, data={**DESIGN, "strata_form": "1", "strata": ["phone"], "action": "preview", "sample_size": "10"})
+    assert unknown.status_code == 422 and "&#39;phone&#39; is not one of" in unknown.get_data(as_text=True)
+    none = client.post(url, data={**DESIGN, "strata_form": "1", "action": "preview", "sample_size": "10"})
+    assert none.status_code == 200 and "(all units)" in none.get_data(as_text=True)
