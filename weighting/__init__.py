@@ -13,7 +13,13 @@ from .adjustment import Adjustment
 from .design import Design
 from .diagnostics import kish_effective_size, weight_summary, weighting_design_effect
 from .errors import ConvergenceWarning, WeightingError
-from .indices import composite_covariance, composite_index, rank_intervals, ranked_composite
+from .indices import (
+    bootstrap_rank_intervals,
+    composite_covariance,
+    composite_index,
+    rank_intervals,
+    ranked_composite,
+)
 from .quality import QualityRules, quality_flags
 from .replication import ReplicateWeights
 
@@ -24,6 +30,7 @@ __all__ = [
     "QualityRules",
     "ReplicateWeights",
     "WeightingError",
+    "bootstrap_rank_intervals",
     "composite_covariance",
     "composite_index",
     "kish_effective_size",

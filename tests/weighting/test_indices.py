@@ -174,3 +174,25 @@ def test_ranked_composite_equals_rank_intervals_on_composite_covariance(survey):
                                   ranks[["rank", "rank_low", "rank_high", "rank_mean"]], check_names=False)
     # County c1 (highest level) is first; c4 (lowest) last, with no overlap.
     assert ranked.loc["c1", "rank_high"] < ranked.loc["c4", "rank_low"]
+
+
+def test_bootstrap_rank_intervals_agree_with_the_simulation(survey):
+    items = ["i1", "i2", "i3", "i4"]
+    base = weighting.Design(survey, weights="w", strata="stratum")
+    design = base.replicate("bootstrap", replicates=200, rng=9)
+    boot = indices.bootstrap_rank_intervals(design, items, by="county")
+    table = indices.composite_index(base, items, by="county").set_index("county")
+    np.testing.assert_allclose(boot["estimate"], table.loc[boot.index, "estimate"], rtol=1e-12)
+    simulated = indices.ranked_composite(design, items, by="county", rng=9).set_index("county")
+    assert boot["rank"].tolist() == simulated.loc[boot.index, "rank"].tolist()
+    # Same conclusions: which counties cannot be told apart.
+    for county in boot.index:
+        assert abs(boot.loc[county, "rank_low"] - simulated.loc[county, "rank_low"]) <= 1
+        assert abs(boot.loc[county, "rank_high"] - simulated.loc[county, "rank_high"]) <= 1
+    assert boot.loc["c1", "rank_high"] < boot.loc["c4", "rank_low"]
+    again = indices.bootstrap_rank_intervals(design, items, by="county")
+    pd.testing.assert_frame_equal(boot, again)
+    with pytest.raises(WeightingError, match="bootstrap"):
+        indices.bootstrap_rank_intervals(base.replicate("jkn"), items, by="county")
+    with pytest.raises(WeightingError, match="bootstrap"):
+        indices.bootstrap_rank_intervals(base, items, by="county")
