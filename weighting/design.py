@@ -288,6 +288,15 @@ class Design:
         (Wilson with the effective sample size) or ``"wald"`` (R ``"mean"``); see
         :func:`weighting.intervals.proportion_interval`. Missing values are a domain. The table
         has a ``category`` column; ``n`` is the number of rows with a known category.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> data = pd.DataFrame({"w": [1.0, 1.0, 2.0, 2.0], "ans": ["yes", "no", "yes", None]})
+        >>> Design(data, weights="w").proportion("ans")[["category", "estimate", "n"]]
+          category  estimate  n
+        0       no      0.25  3
+        1      yes      0.75  3
         """
         return tables.proportion_table(self, variable, by=by, level=level, ci=ci, missing=missing)
 
@@ -328,6 +337,16 @@ class Design:
             Degrees of freedom of the subset: ``"design"`` keeps the full design's (as
             ``confint(..., df=degf(design))`` and Stata's ``subpop``); ``"domain"`` counts
             only PSUs and strata with domain rows, R's ``degf(subset(design, ...))``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> data = pd.DataFrame({"h": ["a", "a", "b", "b"], "w": [1.0, 1.0, 1.0, 1.0],
+        ...                      "y": [1.0, 2.0, 3.0, 5.0]})
+        >>> d = Design(data, weights="w", strata="h")
+        >>> sub = d.subset((data["h"] == "b").to_numpy())
+        >>> float(sub.mean("y")["estimate"].iloc[0]), sub.df, d.subset(data["h"].eq("b").to_numpy(), df="domain").df
+        (4.0, 2.0, 1.0)
         """
         m = np.asarray(mask)
         if m.dtype != bool or m.shape != (len(self._data),):
