@@ -55,6 +55,8 @@ DIMENSIONS = ("county", "sex", "age_group", "area")
 OVERALL_QUESTION = "overall"  # reported with the items, not part of the default composite
 MIN_CELL = 5  # post-stratify only when every population cell has at least this many respondents
 RANK_DRAWS = 2000
+BOOTSTRAP_REPLICATES = 200
+RANKINGS = ("simulation", "bootstrap")
 LEVEL = 0.95
 NON_PROBABILITY = "non-probability sample (opt-in online survey), weighted to population counts"
 
@@ -253,8 +255,15 @@ def _satisfied_shares(design: weighting.Design, columns: list[str], level: float
 
 
 def estimate(responses: pd.DataFrame, population: pd.DataFrame, items: list[str], weights: dict[str, float] | None, *,
-             min_cell: int = MIN_CELL, level: float = LEVEL, seed: int = 20260901) -> Estimation:
-    """Weighted item means, shares satisfied, composite index and rank intervals per county."""
+             min_cell: int = MIN_CELL, level: float = LEVEL, seed: int = 20260901, ranking: str = "simulation") -> Estimation:
+    """Weighted item means, shares satisfied, composite index and rank intervals per county.
+
+    ``ranking``: ``"simulation"`` (normal draws from the linearised covariance of the county
+    composites) or ``"bootstrap"`` (percentiles over ``BOOTSTRAP_REPLICATES`` Rao-Wu bootstrap
+    replicates with the weighting adjustment re-applied to each).
+    """
+    if ranking not in RANKINGS:
+        raise ValidationFailed("Unknown ranking method.", {"ranking": [f"one of {', '.join(RANKINGS)}"]})
     missing = [c for c in (*DIMENSIONS, *items) if c not in responses.columns]
     if missing:
         raise ValidationFailed("The responses lack questions the estimation needs.", {"questions": missing})
@@ -284,6 +293,11 @@ def estimate(responses: pd.DataFrame, population: pd.DataFrame, items: list[str]
 
     a = indices.item_weights(items, weights or None)
     by_county = indices.ranked_composite(design, items, weights=a, by="county", level=level, draws=RANK_DRAWS, rng=seed)
+    if ranking == "bootstrap":
+        replicated = design.replicate("bootstrap", replicates=BOOTSTRAP_REPLICATES, rng=seed)
+        boot = indices.bootstrap_rank_intervals(replicated, items, weights=a, by="county", level=level)
+        by_county = by_county.drop(columns=["rank", "rank_low", "rank_high"]).merge(
+            boot[["rank", "rank_low", "rank_high"]], left_on="county", right_index=True, how="left")
     composite = pd.concat([indices.composite_index(design, items, weights=a, level=level).assign(county=""),
                            by_county.drop(columns="rank_mean")], ignore_index=True)
     composite = composite.astype({"rank": "Int64", "rank_low": "Int64", "rank_high": "Int64"})
@@ -297,8 +311,8 @@ def estimate(responses: pd.DataFrame, population: pd.DataFrame, items: list[str]
     info.update(sample=NON_PROBABILITY, respondents=len(data), excluded=excluded, level=level,
                 scale="item mean on 0-100 = (x - 1) / 4 * 100; \"don't know\" is missing; share satisfied = 4 or 5",
                 variance="Taylor linearisation with the weighting adjustment's residuals; composite variance a'Va",
-                ranking={"method": "simulation from the covariance of the county composites", "draws": RANK_DRAWS,
-                         "seed": seed, "level": level},
+                ranking={"method": ranking, "seed": seed, "level": level,
+                         "draws": RANK_DRAWS if ranking == "simulation" else BOOTSTRAP_REPLICATES},
                 composite={"items": items, "weights": dict(zip(items, a.tolist(), strict=True))})
     return Estimation(info, item_table, composite)
 
@@ -309,10 +323,11 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def run(session: Session, project: SurveyProject, population: PopulationTable, config: IndexConfig, *,
-        seed: int = 20260901, actor: User | None = None, actor_label: str | None = None) -> SatisfactionRun:
+        seed: int = 20260901, ranking: str = "simulation", actor: User | None = None,
+        actor_label: str | None = None) -> SatisfactionRun:
     """Estimate and store a run (inputs, method and result tables)."""
     result = estimate(responses_frame(session, project), population_frame(population), list(config.items),
-                      dict(config.weights) or None, seed=seed)
+                      dict(config.weights) or None, seed=seed, ranking=ranking)
     method = {**result.method, "population_table": {"id": population.id, "name": population.name, "sha256": population.sha256},
               "index": {"id": config.id, "name": config.name, "method": config.method.value}}
     record = SatisfactionRun(project_id=project.id, population_table_id=population.id, index_config_id=config.id,

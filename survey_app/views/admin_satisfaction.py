@@ -125,7 +125,8 @@ def start_run(project_id: int) -> ResponseReturnValue:
         config_id = request.form.get("index_config_id")
         config = (satisfaction.get_index_config(session, project, int(config_id)) if config_id
                   else satisfaction.default_index_config(session, project, actor=actor()))
-        record = satisfaction.run(session, project, table, config, actor=actor())
+        record = satisfaction.run(session, project, table, config, ranking=request.form.get("ranking") or "simulation",
+                                  actor=actor())
         return url_for("admin_satisfaction.show_run", run_id=record.id)
 
     return _write(project_id, action, _("Estimates computed."))

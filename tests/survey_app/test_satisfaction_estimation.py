@@ -203,3 +203,19 @@ def test_statistician_reads_the_latest_estimates(client: FlaskClient, app: Flask
     assert f"/admin/satisfaction/runs/{newest_id}" in index and f"/admin/satisfaction/{project_id}/quotas" not in index
     assert client.get(f"/admin/satisfaction/runs/{newest_id}").status_code == 200
     assert client.get(f"/admin/satisfaction/{project_id}").status_code == 403
+
+
+def test_bootstrap_ranking_agrees_with_the_simulation(app: Flask) -> None:
+    answers, population = _sample(per_cell=20, seed=8)
+    simulated = satisfaction.estimate(answers, population, ITEMS, None, seed=3)
+    boot = satisfaction.estimate(answers, population, ITEMS, None, seed=3, ranking="bootstrap")
+    assert boot.method["ranking"] == {"method": "bootstrap", "seed": 3, "level": 0.95, "draws": satisfaction.BOOTSTRAP_REPLICATES}
+    a = simulated.composite.set_index("county")
+    b = boot.composite.set_index("county")
+    pd.testing.assert_series_equal(a["estimate"], b["estimate"])
+    counties = ["c01", "c02", "c03"]
+    assert a.loc[counties, "rank"].tolist() == b.loc[counties, "rank"].tolist()
+    assert (abs(a.loc[counties, "rank_low"] - b.loc[counties, "rank_low"]) <= 1).all()
+    assert (abs(a.loc[counties, "rank_high"] - b.loc[counties, "rank_high"]) <= 1).all()
+    with pytest.raises(ValidationFailed, match="ranking"):
+        satisfaction.estimate(answers, population, ITEMS, None, ranking="guess")
