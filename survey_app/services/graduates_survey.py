@@ -41,10 +41,13 @@ from survey_app.models import (
 )
 from survey_app.services import audit
 from survey_app.services.graduates_register import frame_of, snapshot
+from weighting import quality_flags
 from weighting.design import Design
 
 #: Answer variables of the employment questionnaire (names as in the demo questionnaire).
 NUMERIC_ANSWERS = ("employed", "salary", "job_match", "job_satisfaction", "satisfied")
+#: 0/1 answers whose means are proportions.
+PROPORTIONS = ("employed",)
 ESTIMATE_BY = ("degree", "discipline", "region")
 OTHER = "其他 other"
 
@@ -211,10 +214,18 @@ def survey_estimates(session: Session, draw: GraduateDraw, *, level: float = 0.9
         raise ValidationFailed(_("No survey responses are recorded for this sample yet."), {"draw": [str(draw.id)]})
     dsg = weighted_design(frame, register)
     variables = list(NUMERIC_ANSWERS)
-    out = {"overall": dsg.mean(variables, level=level)}
+    out = {"overall": with_quality(dsg.mean(variables, level=level))}
     for by in ESTIMATE_BY:
-        out[by] = dsg.mean(variables, by=by, level=level)
+        out[by] = with_quality(dsg.mean(variables, by=by, level=level))
     return out
+
+
+def with_quality(table: pd.DataFrame) -> pd.DataFrame:
+    """Reporting rules before publication (``weighting.quality_flags``): the employment rate is a
+    proportion (NCHS 2017), the other indicators are means (CV grades); suppressed values blanked."""
+    share = table["variable"].isin(PROPORTIONS).to_numpy()
+    parts = [quality_flags(table[share], proportions=True), quality_flags(table[~share], proportions=False)]
+    return pd.concat(parts).sort_index().drop(columns=["n_eff"], errors="ignore")
 
 
 def response_summary(session: Session, draw: GraduateDraw, *, frame: pd.DataFrame | None = None) -> pd.DataFrame:

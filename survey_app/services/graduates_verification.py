@@ -47,6 +47,7 @@ from survey_app.services.graduates_codes import (
     code_to_group,
 )
 from survey_app.services.graduates_register import frame_of, read_csv_or_xlsx, snapshot
+from weighting import quality_flags
 from weighting.design import Design
 
 OUTCOME_ALIASES = {
@@ -325,7 +326,8 @@ def estimates(frame: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
     """Tidy estimates for every variable of :data:`ESTIMATE_VARIABLES`, overall and per institution.
 
     Columns: ``institution`` (``"*"`` overall), ``variable``, ``estimate, se, ci_low, ci_high, df,
-    n, deff, cv`` (logit intervals from ``weighting``), plus ``pending`` and ``sampled`` counts.
+    n, deff, cv`` (logit intervals from ``weighting``), ``grade`` and ``flag`` (NCHS 2017 rules as
+    review flags, values not blanked), plus ``pending`` and ``sampled`` counts.
     """
     data = indicators(frame)
     for name in ESTIMATE_VARIABLES:
@@ -339,6 +341,9 @@ def estimates(frame: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
             table.insert(0, "institution", "*")
         parts.append(table)
     table = pd.concat(parts, ignore_index=True)
+    # NCHS 2017 proportion rules as review flags; values stay visible (internal follow-up, not publication)
+    graded = quality_flags(table, proportions=True)
+    table["grade"], table["flag"] = graded["grade"].to_numpy(), graded["flag"].to_numpy()
     counts = data.assign(pending=(data["outcome"] == "").astype(int), sampled=1)
     per = counts.groupby("institution")[["pending", "sampled"]].sum()
     per.loc["*"] = counts[["pending", "sampled"]].sum()

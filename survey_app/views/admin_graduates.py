@@ -41,6 +41,7 @@ ENUM_LABELS.update({
     "junior_college": _l("Junior college (专科)"), "bachelor": _l("Bachelor (本科)"), "master": _l("Master (硕士)"), "doctor": _l("Doctorate (博士)"),
     "male": _l("Male"), "female": _l("Female"), "confirmed": _l("Confirmed"), "different": _l("Different destination"),
     "unreachable": _l("Unreachable"), "respondent": _l("Respondent"), "nonrespondent": _l("Nonrespondent"),
+    "publish": _l("Publish"), "caution": _l("Use with caution"), "suppress": _l("Suppressed"),
 })
 STAFF = (Role.DESIGNER,)  # designers and administrators
 

@@ -83,7 +83,14 @@ def test_two_stage_draw_weights_and_calibrated_estimates(app, session) -> None:
     assert overall.loc["employed", "df"] == 6 - 3  # 6 PSUs in 3 strata
     assert set(tables["degree"]["degree"]) == {"bachelor", "master"}
     direct = dsg.mean(list(survey.NUMERIC_ANSWERS), by="region")
-    pd.testing.assert_frame_equal(tables["region"].reset_index(drop=True), direct.reset_index(drop=True))
+    pd.testing.assert_frame_equal(tables["region"].reset_index(drop=True), survey.with_quality(direct).reset_index(drop=True))
+    # publication rules: the employment rate is a proportion (NCHS: df < 8 flagged), means get CV grades
+    employed = tables["overall"].set_index("variable").loc["employed"]
+    assert "df<8" in employed["flag"] and employed["grade"] in ("caution", "suppress")
+    salary = tables["overall"].set_index("variable").loc["salary"]
+    assert salary["grade"] == "publish" and salary["flag"] == ""
+    small = tables["region"][tables["region"]["n"] < 5]
+    assert small["suppressed"].all() and small["estimate"].isna().all()
 
 
 def test_responses_must_match_the_sample(app, session) -> None:
