@@ -28,7 +28,7 @@ confidence region for an overall ranking of populations, *JRSS C* 69(3); Lumley,
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .design import Design
 
 COMPOSITE = "composite"
+ItemWeights = Mapping[Any, float] | Sequence[float] | np.ndarray | None
 
 
 def rescale(values: pd.DataFrame, items: Sequence[Hashable], *, low: float = 1.0, high: float = 5.0) -> pd.DataFrame:
@@ -80,7 +81,7 @@ def _numeric(values: pd.DataFrame, items: Sequence[Hashable]) -> pd.DataFrame:
     return values[list(items)].apply(pd.to_numeric, errors="coerce").astype(np.float64)
 
 
-def item_weights(items: Sequence[Hashable], weights: Mapping[Hashable, float] | Sequence[float] | None = None) -> np.ndarray:
+def item_weights(items: Sequence[Hashable], weights: ItemWeights = None) -> np.ndarray:
     """Composite weights normalised to sum to 1 (equal when ``weights`` is None).
 
     Examples
@@ -132,7 +133,7 @@ _TABLE_COLUMNS = {"variable", "estimate", "se", "ci_low", "ci_high", "df", "n", 
 
 
 def composite_index(design: Design, items: Sequence[Hashable], *,
-                    weights: Mapping[Hashable, float] | Sequence[float] | None = None,
+                    weights: ItemWeights = None,
                     by: Hashable | Sequence[Hashable] | None = None, level: float = 0.95,
                     missing: str = "domain") -> pd.DataFrame:
     r"""Composite index: weighted mean of item means per domain, with a linearised CI.
@@ -180,7 +181,7 @@ def composite_index(design: Design, items: Sequence[Hashable], *,
     return table
 
 
-def _composite(design: Design, names: list[Hashable], weights: Mapping[Hashable, float] | Sequence[float] | None,
+def _composite(design: Design, names: list[Hashable], weights: ItemWeights,
                by: Hashable | Sequence[Hashable] | None, level: float, missing: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Composite table and the (D, D) covariance of the domain composites, from one covariance pass."""
     if len(set(names)) != len(names):
@@ -210,7 +211,7 @@ def _composite(design: Design, names: list[Hashable], weights: Mapping[Hashable,
 
 
 def ranked_composite(design: Design, items: Sequence[Hashable], *, by: Hashable,
-                     weights: Mapping[Hashable, float] | Sequence[float] | None = None, level: float = 0.95,
+                     weights: ItemWeights = None, level: float = 0.95,
                      missing: str = "domain", draws: int = 2000, descending: bool = True,
                      rng: int | np.random.Generator | None = None) -> pd.DataFrame:
     """:func:`composite_index` per domain with :func:`rank_intervals` from the composites' covariance.
@@ -236,7 +237,7 @@ def ranked_composite(design: Design, items: Sequence[Hashable], *, by: Hashable,
 
 
 def composite_covariance(design: Design, items: Sequence[Hashable], *, by: Hashable | Sequence[Hashable],
-                         weights: Mapping[Hashable, float] | Sequence[float] | None = None,
+                         weights: ItemWeights = None,
                          missing: str = "domain") -> pd.DataFrame:
     r"""Covariance matrix of the composite index across domains, :math:`A^\top V A`.
 
@@ -333,7 +334,7 @@ def rank_intervals(estimates: pd.Series, covariance: pd.DataFrame | np.ndarray, 
 
 
 def bootstrap_rank_intervals(design: Design, items: Sequence[Hashable], *, by: Hashable,
-                             weights: Mapping[Hashable, float] | Sequence[float] | None = None, level: float = 0.95,
+                             weights: ItemWeights = None, level: float = 0.95,
                              descending: bool = True) -> pd.DataFrame:
     r"""Rank intervals of domain composites from bootstrap replicate weights (percentile method).
 

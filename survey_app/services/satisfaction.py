@@ -215,7 +215,7 @@ class Estimation:
 
 
 def _weighted_design(data: pd.DataFrame, population: pd.DataFrame, min_cell: int) -> tuple[weighting.Design, dict[str, Any]]:
-    cells = population.groupby(list(DIMENSIONS), as_index=False)["count"].sum()
+    cells = population.groupby(list(DIMENSIONS))["count"].sum().reset_index()
     counts = data.groupby(list(DIMENSIONS)).size().reindex(pd.MultiIndex.from_frame(cells[list(DIMENSIONS)]), fill_value=0)
     sparse = int((counts.to_numpy() < min_cell).sum())
     base = weighting.Design(data, weights=np.ones(len(data)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -20,7 +22,8 @@ bp = Blueprint("admin_inspections", __name__, url_prefix="/admin/inspections")
 @roles_required(Role.DESIGNER)
 def index() -> ResponseReturnValue:
     session = db.session()
-    message, errors, status = "", {}, 200
+    message, status = "", 200
+    errors: dict[str, Any] = {}
     if request.method == "POST":
         try:
             if request.form.get("action") == "draw":
@@ -56,7 +59,8 @@ def index() -> ResponseReturnValue:
 def show(draw_id: int) -> ResponseReturnValue:
     session = db.session()
     record = inspections.get_draw(session, draw_id)
-    message, errors, status = "", {}, 200
+    message, status = "", 200
+    errors: dict[str, Any] = {}
     if request.method == "POST":
         try:
             if request.form.get("action") == "publish":

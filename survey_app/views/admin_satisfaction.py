@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -9,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
 
 from survey_app import db
 from survey_app.errors import AppError, NotFound, ValidationFailed
@@ -69,7 +71,11 @@ def index() -> ResponseReturnValue:
 
 @bp.get("/<int:project_id>")
 @roles_required(Role.DESIGNER)
-def overview(project_id: int, message: str = "", errors: dict[str, Any] | None = None, status: int = 200) -> ResponseReturnValue:
+def overview(project_id: int) -> ResponseReturnValue:
+    return _overview(project_id)
+
+
+def _overview(project_id: int, message: str = "", errors: dict[str, Any] | None = None, status: int = 200) -> ResponseReturnValue:
     session = db.session()
     project = _managed(project_id)
     others = [p for p in permissions.visible_projects(session, actor())
@@ -82,7 +88,8 @@ def overview(project_id: int, message: str = "", errors: dict[str, Any] | None =
     ), status
 
 
-def _write(project_id: int, action: Any, done: str) -> ResponseReturnValue:
+def _write(project_id: int, action: Callable[[Session, SurveyProject], str | None], done: str) -> ResponseReturnValue:
+    """Run ``action`` for a managed project, commit, flash ``done`` and redirect (errors: the overview with the message)."""
     session = db.session()
     project = _managed(project_id)
     try:
@@ -90,7 +97,7 @@ def _write(project_id: int, action: Any, done: str) -> ResponseReturnValue:
         session.commit()
     except AppError as exc:
         session.rollback()
-        return overview(project_id, message=exc.message, errors=exc.errors, status=exc.status)
+        return _overview(project_id, message=exc.message, errors=exc.errors, status=exc.status)
     flash(done, "success")
     return redirect(target or url_for("admin_satisfaction.overview", project_id=project_id), code=303)
 
@@ -100,7 +107,7 @@ def _write(project_id: int, action: Any, done: str) -> ResponseReturnValue:
 def upload_population(project_id: int) -> ResponseReturnValue:
     upload = request.files.get("file")
 
-    def action(session: Any, project: SurveyProject) -> None:
+    def action(session: Session, project: SurveyProject) -> None:
         if upload is None or not upload.filename:
             raise ValidationFailed("Choose a CSV or XLSX file.", {"file": ["no file"]})
         satisfaction.upload_population(session, project, upload.read(), upload.filename, name=request.form.get("name", ""),
@@ -112,15 +119,17 @@ def upload_population(project_id: int) -> ResponseReturnValue:
 @bp.post("/<int:project_id>/indices")
 @roles_required(Role.DESIGNER)
 def add_index(project_id: int) -> ResponseReturnValue:
-    return _write(project_id, lambda session, project: satisfaction.save_index_config(
-        session, project, request.form.get("name", ""), request.form.get("weights", ""), note=request.form.get("note", ""),
-        actor=actor()) and None, _("Index configuration saved."))
+    def action(session: Session, project: SurveyProject) -> None:
+        satisfaction.save_index_config(session, project, request.form.get("name", ""), request.form.get("weights", ""),
+                                       note=request.form.get("note", ""), actor=actor())
+
+    return _write(project_id, action, _("Index configuration saved."))
 
 
 @bp.post("/<int:project_id>/runs")
 @roles_required(Role.DESIGNER)
 def start_run(project_id: int) -> ResponseReturnValue:
-    def action(session: Any, project: SurveyProject) -> str:
+    def action(session: Session, project: SurveyProject) -> str:
         table = satisfaction.get_population_table(session, project, int(request.form.get("population_table_id") or 0))
         config_id = request.form.get("index_config_id")
         config = (satisfaction.get_index_config(session, project, int(config_id)) if config_id
@@ -135,14 +144,16 @@ def start_run(project_id: int) -> ResponseReturnValue:
 @bp.post("/<int:project_id>/links")
 @roles_required(Role.DESIGNER)
 def add_links(project_id: int) -> ResponseReturnValue:
-    return _write(project_id, lambda session, project: satisfaction.create_county_links(session, project, actor=actor()) and None,
-                  _("County links created."))
+    def action(session: Session, project: SurveyProject) -> None:
+        satisfaction.create_county_links(session, project, actor=actor())
+
+    return _write(project_id, action, _("County links created."))
 
 
 @bp.post("/<int:project_id>/copy")
 @roles_required(Role.DESIGNER)
 def copy_questionnaire(project_id: int) -> ResponseReturnValue:
-    def action(session: Any, project: SurveyProject) -> str:
+    def action(session: Session, project: SurveyProject) -> str:
         target = surveys.get_project(session, int(request.form.get("target_id") or 0))
         permissions.require_manage_project(session, actor(), target)
         satisfaction.copy_questionnaire(session, project, target, actor=actor())
@@ -166,7 +177,8 @@ def link_qr(link_id: int) -> ResponseReturnValue:
 def quota_page(project_id: int) -> ResponseReturnValue:
     session = db.session()
     project = _managed(project_id)
-    message, errors, status = "", {}, 200
+    message, status = "", 200
+    errors: dict[str, Any] = {}
     if request.method == "POST":
         try:
             if request.form.get("action") == "population":
