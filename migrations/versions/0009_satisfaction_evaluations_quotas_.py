@@ -38,7 +38,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('project_id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('method', sa.Enum('equal', 'expert', name='index_method', native_enum=False, length=16), nullable=False),
+    sa.Column('method', sa.Enum('equal', 'expert', 'loadings', name='index_method', native_enum=False, length=18), nullable=False),
     sa.Column('items', sa.JSON(), nullable=False),
     sa.Column('weights', sa.JSON(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),

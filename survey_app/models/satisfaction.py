@@ -107,6 +107,7 @@ class CountyLink(Base):
 class IndexMethod(enum.StrEnum):
     EQUAL = "equal"
     EXPERT = "expert"
+    LOADINGS = "loadings"  # squared first-principal-component loadings, fixed when saved
 
 
 class IndexConfig(Base):

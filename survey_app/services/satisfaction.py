@@ -48,7 +48,7 @@ from survey_app.models import (
 )
 from survey_app.services import audit, invitations, questionnaires
 from survey_app.services.table_upload import content_hash, read_table, require_columns, row_errors
-from weighting import indices
+from weighting import WeightingError, indices
 from weighting.intervals import proportion_interval
 
 DIMENSIONS = ("county", "sex", "age_group", "area")
@@ -156,9 +156,13 @@ def default_index_config(session: Session, project: SurveyProject, *, actor: Use
 
 
 def save_index_config(session: Session, project: SurveyProject, name: str, weights_text: str, *,
-                      items: list[str] | None = None, note: str = "", actor: User | None = None,
+                      items: list[str] | None = None, note: str = "", loadings: bool = False, actor: User | None = None,
                       actor_label: str | None = None) -> IndexConfig:
-    """An index configuration: equal weights (empty ``weights_text``) or expert weights ``item=weight`` per line."""
+    """An index configuration: equal weights (empty ``weights_text``), expert weights ``item=weight`` per
+    line, or (``loadings``) model weights from the completed responses so far: squared loadings of
+    the first principal component of the indicators (:func:`weighting.indices.loading_weights`),
+    fixed when the configuration is saved.
+    """
     known = [i.name for i in scale_items(published_version(session, project).definition)]
     errors: dict[str, list[str]] = {}
     name = name.strip()
@@ -184,11 +188,21 @@ def save_index_config(session: Session, project: SurveyProject, name: str, weigh
         errors["weights"] = ["at least one weight must be positive"]
     if name and session.scalars(select(IndexConfig.id).where(IndexConfig.project_id == project.id, IndexConfig.name == name)).first():
         errors["name"] = ["an index with this name exists"]
+    if loadings and weights_text.strip():
+        errors["weights"] = ["leave the expert weights empty for model loadings"]
+    if loadings and not errors:
+        indicators = [i for i in known if i != OVERALL_QUESTION]
+        answers = responses_frame(session, project)
+        try:
+            weights = indices.loading_weights(indices.rescale(answers, indicators), indicators).to_dict()
+        except WeightingError as exc:
+            errors["weights"] = [str(exc)]
     if errors:
         raise ValidationFailed("The index configuration is not valid.", errors)
+    method = IndexMethod.LOADINGS if loadings else IndexMethod.EXPERT if weights else IndexMethod.EQUAL
     chosen = items if items is not None else ([i for i in known if i in weights and weights[i] > 0] if weights else
                                               [i for i in known if i != OVERALL_QUESTION])
-    config = IndexConfig(project_id=project.id, name=name, method=IndexMethod.EXPERT if weights else IndexMethod.EQUAL,
+    config = IndexConfig(project_id=project.id, name=name, method=method,
                          items=chosen, weights={i: weights[i] for i in chosen} if weights else {}, note=note,
                          created_by_id=actor.id if actor else None)
     session.add(config)

@@ -29,7 +29,7 @@ from survey_app.views.admin import actor
 
 bp = Blueprint("admin_satisfaction", __name__, url_prefix="/admin/satisfaction")
 
-ENUM_LABELS.update({"urban": _l("Urban"), "rural": _l("Rural"), "expert": _l("Expert weights"), "units": _l("Units"),
+ENUM_LABELS.update({"urban": _l("Urban"), "rural": _l("Rural"), "expert": _l("Expert weights"), "loadings": _l("Model loadings"), "units": _l("Units"),
                     "inspectors": _l("Inspectors")})
 
 
@@ -121,7 +121,8 @@ def upload_population(project_id: int) -> ResponseReturnValue:
 def add_index(project_id: int) -> ResponseReturnValue:
     def action(session: Session, project: SurveyProject) -> None:
         satisfaction.save_index_config(session, project, request.form.get("name", ""), request.form.get("weights", ""),
-                                       note=request.form.get("note", ""), actor=actor())
+                                       note=request.form.get("note", ""), loadings=request.form.get("method") == "loadings",
+                                       actor=actor())
 
     return _write(project_id, action, _("Index configuration saved."))
 

@@ -219,3 +219,24 @@ def test_bootstrap_ranking_agrees_with_the_simulation(app: Flask) -> None:
     assert (abs(a.loc[counties, "rank_high"] - b.loc[counties, "rank_high"]) <= 1).all()
     with pytest.raises(ValidationFailed, match="ranking"):
         satisfaction.estimate(answers, population, ITEMS, None, ranking="guess")
+
+
+def test_model_loadings_index_is_fixed_from_the_responses(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    logged_in(Role.ADMIN)
+    empty = client.post(f"/admin/satisfaction/{project_id}/indices", data={"name": "Loadings", "method": "loadings"})
+    assert empty.status_code == 422  # no responses yet: nothing to estimate loadings from
+    with db.session_factory(app)() as session:
+        project = session.get(SurveyProject, project_id)
+        demo_satisfaction._bulk_responses(session, project, satisfaction.published_version(session, project).id,
+                                          np.random.default_rng(6))
+        session.commit()
+        answers = satisfaction.responses_frame(session, project)
+    reply = client.post(f"/admin/satisfaction/{project_id}/indices", data={"name": "Loadings", "method": "loadings"})
+    assert reply.status_code == 303
+    with db.session_factory(app)() as session:
+        config = satisfaction.index_configs(session, session.get(SurveyProject, project_id))[0]
+    expected = indices.loading_weights(indices.rescale(answers, ITEMS), ITEMS)
+    assert config.method.value == "loadings" and config.items == ITEMS
+    np.testing.assert_allclose([config.weights[i] for i in ITEMS], expected.to_numpy(), rtol=1e-12)
+    both = client.post(f"/admin/satisfaction/{project_id}/indices", data={"name": "X", "method": "loadings", "weights": "i01=1"})
+    assert both.status_code == 422

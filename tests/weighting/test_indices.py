@@ -196,3 +196,22 @@ def test_bootstrap_rank_intervals_agree_with_the_simulation(survey):
         indices.bootstrap_rank_intervals(base.replicate("jkn"), items, by="county")
     with pytest.raises(WeightingError, match="bootstrap"):
         indices.bootstrap_rank_intervals(base, items, by="county")
+
+
+def test_loading_weights_match_the_first_principal_component(survey):
+    items = ["i1", "i2", "i3", "i4", "i5"]
+    w = indices.loading_weights(survey, items)
+    values, vectors = np.linalg.eigh(np.corrcoef(survey[items].to_numpy(), rowvar=False))
+    np.testing.assert_allclose(w.to_numpy(), vectors[:, -1] ** 2, rtol=1e-10)
+    assert w.sum() == pytest.approx(1.0) and (w > 0).all()
+    # Integer weights act as frequency weights.
+    freq = np.where(np.arange(len(survey)) % 3 == 0, 2.0, 1.0)
+    repeated = survey.loc[survey.index.repeat(freq.astype(int))]
+    np.testing.assert_allclose(indices.loading_weights(survey, items, weights=freq), indices.loading_weights(repeated, items),
+                               rtol=1e-10)
+    np.testing.assert_allclose(indices.loading_weights(survey.assign(f=freq), items, weights="f"),
+                               indices.loading_weights(repeated, items), rtol=1e-10)
+    with pytest.raises(WeightingError, match="two items"):
+        indices.loading_weights(survey, ["i1"])
+    with pytest.raises(WeightingError, match="without variation"):
+        indices.loading_weights(survey.assign(k=3.0), ["i1", "k"])
