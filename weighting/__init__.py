@@ -17,6 +17,7 @@ from .indices import (
     bootstrap_rank_intervals,
     composite_covariance,
     composite_index,
+    loading_weights,
     rank_intervals,
     ranked_composite,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "composite_covariance",
     "composite_index",
     "kish_effective_size",
+    "loading_weights",
     "quality_flags",
     "rank_intervals",
     "ranked_composite",
