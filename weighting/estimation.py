@@ -120,6 +120,7 @@ def linear_estimates(
             c2, cc2, cd2, m2 = _cells(later, d, n_dom, rows, full)
             layouts.append((c2, m2, cd2, CellLayout(later, cc2, cd2, n_dom), _sums(c2, w, m2)))
     step = max(1, CHUNK_CELLS // (2 * max(n_cells, d.size // 4, 1)))
+    to_dom = group_matrix(cell_dom, n_dom)
     for j0 in range(0, k, step):
         js = range(j0, min(k, j0 + step))
         sel = slice(j0, j0 + len(js))
@@ -140,7 +141,6 @@ def linear_estimates(
                 den[:, i] = np.bincount(codes, weights=wx, minlength=n_cells)
                 moments[:, k + j] = np.bincount(d, weights=wx * xj, minlength=n_dom)
                 moments[:, 2 * k + j] = np.bincount(d, weights=wx * yj, minlength=n_dom)
-        to_dom = group_matrix(cell_dom, n_dom)
         t_y[:, sel] = to_dom @ num
         if den is not None:
             t_x[:, sel] = to_dom @ den
