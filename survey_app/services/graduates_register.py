@@ -20,7 +20,7 @@ import pandas as pd
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from survey_app.errors import NotFound, ValidationFailed
 from survey_app.models import DegreeLevel, DestinationChange, Graduate, Institution, Sex, User
@@ -368,7 +368,8 @@ def graduate_page(session: Session, cohort: int, *, institution: str | None = No
     if institution:
         stmt = stmt.where(Institution.code == institution)
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = list(session.scalars(stmt.order_by(Graduate.id).offset((max(page, 1) - 1) * per_page).limit(per_page)))
+    rows = list(session.scalars(stmt.options(contains_eager(Graduate.institution)).order_by(Graduate.id)
+                                .offset((max(page, 1) - 1) * per_page).limit(per_page)))
     return rows, total
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from flask_babel import gettext as _
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 import sampling
 from survey_app.errors import NotFound, ValidationFailed
@@ -166,7 +166,7 @@ def list_draws(session: Session, purpose: DrawPurpose, cohort: int | None = None
 def unit_page(session: Session, draw: GraduateDraw, *, pending_only: bool = True, page: int = 1,
               per_page: int = 50) -> list[GraduateSampleUnit]:
     """Sampled graduates of a draw for the callback list (pending calls first when asked)."""
-    stmt = select(GraduateSampleUnit).where(GraduateSampleUnit.draw_id == draw.id)
+    stmt = select(GraduateSampleUnit).options(selectinload(GraduateSampleUnit.graduate)).where(GraduateSampleUnit.draw_id == draw.id)
     if pending_only:
         stmt = stmt.where(GraduateSampleUnit.outcome.is_(None))
     return list(session.scalars(stmt.order_by(GraduateSampleUnit.id).offset((page - 1) * per_page).limit(per_page)))
