@@ -48,7 +48,7 @@ def _oracle_domain_mean(data: pd.DataFrame, level: str, fpc: bool) -> tuple[floa
     mean = (w * y).sum() / w.sum()
     z = w * (y - mean) / w.sum()
     var = 0.0
-    for h, rows in data.groupby("h").groups.items():
+    for rows in data.groupby("h").groups.values():
         psus = data.loc[rows, "psu"].to_numpy()
         totals = np.array([z[rows][psus == p].sum() for p in np.unique(psus)])
         n_h = totals.size
