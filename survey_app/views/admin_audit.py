@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from flask import Blueprint, Response, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
@@ -37,6 +39,14 @@ def export() -> ResponseReturnValue:
     f = audit_query.parse_filter(request.args)
     audit.record(session, "audit.export", actor=actor(), object_type="audit_log", details=f.as_args())
     session.commit()
-    response = Response(stream_with_context(audit_query.export_csv(session, f)), mimetype="text/csv; charset=utf-8")
+    def rows() -> Iterator[str]:
+        # streamed after the request has ended: read with a session that is closed when done
+        reader = db.session_factory()()
+        try:
+            yield from audit_query.export_csv(reader, f)
+        finally:
+            reader.close()
+
+    response = Response(stream_with_context(rows()), mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = 'attachment; filename="strata-audit.csv"'
     return response
