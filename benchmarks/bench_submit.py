@@ -335,6 +335,7 @@ def main() -> int:
         ("client retries (same idempotency key)", f"{stats.retries}"),
         ("raw single-row INSERT rate, same database", f"{inserts:.0f} rows/s"),
         ("submissions / raw inserts", f"{rate / inserts:.3f}"),
+        ("goal: >= 500/s with p99 < 200 ms", "met" if rate >= 500 and percentile(stats.post_ms, 0.99) < 200 else "not met"),
         *[(f"db: {k}", str(v)) for k, v in checked.items()],
     ]
     width = max(len(k) for k, _ in rows)
