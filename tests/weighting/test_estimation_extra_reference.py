@@ -72,6 +72,14 @@ def _table(case_id: str, case: dict) -> pd.DataFrame:
         return pd.concat([prop[prop["category"] == True].assign(statistic="proportion"),  # noqa: E712
                           d.mean("api00").assign(statistic="mean"),
                           d.quantile("api00", [0.25, 0.5]).assign(statistic="quantile")])
+    if case_id == "two_stage_certainty_strata":
+        data = _data("synth_small")
+        npsu = data.groupby("stratum")["psu"].transform("nunique")
+        data["fpc1"] = np.where(data["stratum"].isin(["S1", "S7"]), npsu, data["fpc_psu"])
+        data["fpc2"] = 2 * data.groupby(["stratum", "psu"])["unit"].transform("size")
+        d = weighting.Design(data, weights="w", strata="stratum", psu=["psu", "unit"], fpc=["fpc1", "fpc2"])
+        return pd.concat([d.mean("x").assign(statistic="mean"), d.total("x").assign(statistic="total"),
+                          d.mean("x", by="dom").assign(statistic="mean")])
     raise AssertionError(case_id)
 
 

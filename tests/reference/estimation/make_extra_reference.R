@@ -129,6 +129,21 @@ cases$replicate_jk1_ciprop_deff_quantile <- list(
   r_call = "svyciprop(~I(sch.wide=='Yes'), r, method='logit'); svymean(~api00, r, deff=TRUE); svyquantile(~api00, r, c(.25,.5), ci=TRUE)",
   results = res)
 
+# 7. Two stages with certainty strata at stage 1 (S1 and the single-PSU S7 taken whole):
+#    they add nothing at stage 1 but their second-stage variance is still counted.
+sy <- synth
+npsu <- ave(sy$psu, sy$stratum, FUN = function(v) length(unique(v)))
+sy$fpc1 <- ifelse(sy$stratum %in% c("S1", "S7"), npsu, sy$fpc_psu)
+sy$fpc2 <- 2 * ave(sy$unit, sy$stratum, sy$psu, FUN = length)
+d <- svydesign(ids = ~psu + unit, strata = ~stratum, fpc = ~fpc1 + fpc2, weights = ~w, data = sy)
+m <- svymean(~x, d, deff = TRUE); tt <- svytotal(~x, d)
+res <- list(row("mean", "x", coef(m), SE(m), degf(d), deff = deff(m)), row("total", "x", coef(tt), SE(tt), degf(d)))
+res <- c(res, byrows(svyby(~x, ~dom, d, svymean), "mean", "x", "dom", degf(d)))
+cases$two_stage_certainty_strata <- list(
+  description = "synth_small, ids=~psu+unit, strata S1 and S7 taken whole at stage 1 (fpc1 = n_h), fpc2 = 2 x units sampled",
+  r_call = "svydesign(ids=~psu+unit, strata=~stratum, fpc=~fpc1+fpc2, weights=~w); svymean(~x, deff=TRUE); svytotal(~x); svyby(~x, ~dom, svymean)",
+  results = res)
+
 out <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
             jsonlite_version = as.character(packageVersion("jsonlite")), cases = cases)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", pretty = TRUE),
