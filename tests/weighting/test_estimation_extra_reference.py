@@ -5,7 +5,8 @@ Reference values: ``tests/reference/estimation/extra_reference.json``, produced 
 quantiles by domain, ``lonely_psu`` options with domains and missing values, a two-stage
 design with a lonely second-stage unit, a certainty stratum, FPCs given as sampling fractions,
 R's ``degf`` of a subset, ratios by two crossed ``by`` columns, and a JK1 replicate design
-(logit interval from replicate logits, deff, quantiles). Agreement: 1e-8 relative.
+(logit interval from replicate logits, deff, quantiles), and two stages with certainty strata
+at stage 1 (their second-stage variance is still counted). Agreement: 1e-8 relative.
 """
 
 from __future__ import annotations
