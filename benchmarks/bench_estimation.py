@@ -17,7 +17,11 @@ order (not grouped by PSU). Timed in the same run:
 Each timing is the best of ``--repeat`` runs; peak memory is the tracemalloc peak of the
 step (numpy/pandas allocations) for Strata, R's ``gc()`` "max used" for R and the process
 peak RSS for svy. Estimates and SEs of q1 (overall and the 300 domains) are checked against R
-to 1e-8 relative. Usage::
+to 1e-8 relative. At full size the reference tools take long: R's ``svyby`` re-runs the
+estimator per domain (about 2 minutes per run at 1M rows) and ``svy``'s 16 x 300 table took
+about 4 minutes per run on the shared 2-core machine, so a full run with ``--repeat 3`` takes
+about half an hour; use ``--r-rows`` (R on the first rows only; Strata is then also timed on
+those rows for the like-for-like lines) or ``--repeat 1`` for a quicker comparison. Usage::
 
     .venv/bin/python benchmarks/bench_estimation.py                 # full size
     .venv/bin/python benchmarks/bench_estimation.py --rows 100000 --r-rows 100000
