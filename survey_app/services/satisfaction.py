@@ -90,6 +90,15 @@ def choice_labels(definition: dict[str, Any], question: str) -> dict[str, dict[s
     return {}
 
 
+def county_names(session: Session, project: SurveyProject, language: str) -> dict[str, str]:
+    """County code -> name in ``language`` from the published questionnaire ({} without one)."""
+    version = questionnaires.current_published(session, project.id)
+    if version is None:
+        return {}
+    return {code: label.get(language) or label.get("zh_CN") or code
+            for code, label in choice_labels(version.definition, "county").items()}
+
+
 def published_version(session: Session, project: SurveyProject) -> QuestionnaireVersion:
     version = questionnaires.current_published(session, project.id)
     if version is None:

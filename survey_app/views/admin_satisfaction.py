@@ -200,6 +200,7 @@ def quota_page(project_id: int) -> ResponseReturnValue:
             session.rollback()
             message, errors, status = exc.message, exc.errors or {}, exc.status
     return render_template("admin/satisfaction/quotas.html", project=project, rows=quotas.fill_table(session, project),
+                           names=satisfaction.county_names(session, project, _language()),
                            tables=satisfaction.population_tables(session, project), message=message, errors=errors), status
 
 
