@@ -122,6 +122,8 @@ def load_config(
         "LOGIN_MAX_ATTEMPTS": _int(env, "STRATA_LOGIN_MAX_ATTEMPTS", 5),
         "LOGIN_WINDOW_SECONDS": _int(env, "STRATA_LOGIN_WINDOW_SECONDS", 900),
         "SMTP_URL": env.get("STRATA_SMTP_URL", ""),
+        # staged frame uploads; must be shared by every app process (default: the instance folder)
+        "FRAME_UPLOAD_DIR": env.get("STRATA_FRAME_UPLOAD_DIR") or str(Path(instance_path) / "frame_uploads"),
         "GRADUATE_MIN_CELL_COUNT": _int(env, "STRATA_GRADUATE_MIN_CELL_COUNT", 5),
     }
     if "SECRET_KEY" not in overrides:

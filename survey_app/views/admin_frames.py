@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -30,7 +29,7 @@ bp = Blueprint("admin_frames", __name__, url_prefix="/admin")
 
 
 def _upload_dir() -> str:
-    return str(current_app.config.get("FRAME_UPLOAD_DIR") or Path(current_app.instance_path) / "frame_uploads")
+    return str(current_app.config["FRAME_UPLOAD_DIR"])
 
 
 def _managed(project_id: int) -> tuple[Session, SurveyProject]:

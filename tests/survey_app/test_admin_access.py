@@ -46,6 +46,7 @@ def test_login_starts_a_fresh_session_and_keeps_the_language(app: Flask, make_us
 
 
 def test_session_lifetime_setting() -> None:
-    settings = load_config("/tmp/strata-instance-test", environ={"SECRET_KEY": "x", "STRATA_SESSION_HOURS": "2", "STRATA_SECURE_COOKIES": "1", "STRATA_ENCRYPTION_KEY": "k"})
-    assert settings["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=2)
+    settings = load_config("/tmp/strata-instance-test", environ={"SECRET_KEY": "x", "STRATA_SESSION_HOURS": "2", "STRATA_SECURE_COOKIES": "1", "STRATA_ENCRYPTION_KEY": "k", "STRATA_FRAME_UPLOAD_DIR": "/srv/shared/uploads"})
+    assert settings["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=2) and settings["FRAME_UPLOAD_DIR"] == "/srv/shared/uploads"
+    assert load_config("/tmp/strata-instance-test", environ={"SECRET_KEY": "x", "STRATA_ENCRYPTION_KEY": "k"})["FRAME_UPLOAD_DIR"] == "/tmp/strata-instance-test/frame_uploads"
     assert settings["SESSION_COOKIE_SECURE"] and settings["REMEMBER_COOKIE_SECURE"] and settings["SESSION_COOKIE_HTTPONLY"]
