@@ -18,6 +18,7 @@ from survey_app.models import AuditEvent, FrameStatus, FrameUnit, Role, Sampling
 from survey_app.services import frame_files, project_admin
 
 from .admin_world import frame_csv, project_data
+from .conftest import login
 
 MAPPING = {"unit_id": "unit_id", "stratum": "school", "size": "size", "contact": ["phone"], "name": "Graduates"}
 
@@ -170,3 +171,25 @@ def test_failed_import_keeps_nothing(app: Flask, session: Session, project: Surv
     failed = session.get(SamplingFrame, frame.id)
     assert failed is not None and failed.status == FrameStatus.FAILED and failed.error
     assert _count(session, FrameUnit) == 0
+
+
+def test_progress_is_read_from_the_database_by_any_app_instance(app: Flask, app_config: dict[str, Any], client: FlaskClient, project: SurveyProject, session: Session) -> None:
+    """A second app (another process in production) sees the import and its progress: no process state."""
+    from survey_app import create_app, db
+
+    other_app = create_app(app_config)
+    try:
+        other = other_app.test_client()
+        login(other, session.get(type(project.owner), project.owner_id).email)  # type: ignore[union-attr]
+        mapping_url = _upload(client, project, frame_csv(300)).headers["Location"]
+        assert other.get(mapping_url).status_code == 200  # the staged file is on disk, not in memory
+        started = client.post(mapping_url, data={**MAPPING, "action": "import"})
+        frame_id = int(started.headers["Location"].rsplit("/", 1)[1])
+        for _ in range(200):
+            progress = other.get(f"/admin/frames/{frame_id}/progress").get_json()
+            if progress["status"] != "importing":
+                break
+            time.sleep(0.05)
+        assert progress["status"] == "ready" and progress["rows_imported"] == 300
+    finally:
+        db.engine(other_app).dispose()
