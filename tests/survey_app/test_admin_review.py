@@ -79,6 +79,9 @@ def test_two_level_chain_end_to_end(app: Flask, world: World, session: Session, 
     assert first.post(f"/admin/projects/{pid}/review/1/{d}/decision", data={"decision": "return_respondent", "reason": "county missing"}).status_code == 302
     session.expire_all()
     assert session.get(Response, d).status == ResponseStatus.PARTIAL  # type: ignore[union-attr]
+    token = session.get(Invitation, session.get(Response, d).invitation_id).token  # type: ignore[union-attr, arg-type]
+    reopened = app.test_client().get(f"/r/{token}?lang=en")
+    assert reopened.status_code == 200 and "already been submitted" not in reopened.get_data(as_text=True)  # the respondent can correct it
     assert session.get(Invitation, session.get(Response, d).invitation_id).status == InvitationStatus.STARTED  # type: ignore[union-attr, arg-type]
     assert "0 records waiting" in first.get(f"/admin/projects/{pid}/review/1").get_data(as_text=True)
     stale = first.post(f"/admin/projects/{pid}/review/1/{a}/decision", data={"decision": "approve"})
