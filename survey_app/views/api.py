@@ -16,6 +16,8 @@ import marshmallow as ma
 from flask import Flask
 from flask_smorest import Api, Blueprint
 
+from survey_app.security import csrf
+
 API_PREFIX = "/api/v1"
 #: Largest id accepted in paths and parameters (32-bit, fits every database).
 MAX_ID = 2_147_483_647
@@ -77,5 +79,7 @@ def init_app(app: Flask) -> Api:
         module = importlib.import_module(name)
         blp = getattr(module, "blp", None)
         if isinstance(blp, Blueprint):
+            # Bearer tokens, never cookies, authenticate the API: CSRF protection does not apply.
+            csrf.exempt(blp)
             api.register_blueprint(blp)
     return api

@@ -127,3 +127,23 @@ def test_cli_creates_lists_and_revokes_tokens(app, make_user, session):
     designer = make_user(Role.DESIGNER, email="d@example.org")
     refused = runner.invoke(args=["token", "create", designer.email, "--name", "x", "--all-surveys"])
     assert refused.exit_code != 0 and "statisticians and administrators" in refused.output
+
+
+def test_api_writes_need_no_csrf_token_even_when_csrf_is_on(app_config, app, make_user, session):
+    from survey_app import create_app
+
+    secure = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    owner = make_user(Role.STATISTICIAN, email="s@example.org")
+    from survey_app.services import surveys
+
+    project = surveys.create_project(session, {
+        "code": "csrf-test", "title": "T", "form_number": "1", "issuing_authority": "A", "approval_number": "B",
+        "valid_until": "2099-01-01"}, actor_label="test")
+    issued = api_tokens.create_token(session, owner=session.merge(owner), name="t", scopes=["weighting:write"], project_ids=[project.id])
+    session.commit()
+    response = secure.test_client().post(
+        f"/api/v1/surveys/{project.id}/weighting-schemes/", json={"name": "x", "spec": {}},
+        headers={"Authorization": f"Bearer {issued.secret}"},
+    )
+    assert response.status_code == 201, response.json
+    assert secure.test_client().post("/login", data={"email": "s@example.org", "password": "x"}).status_code == 400
