@@ -39,6 +39,20 @@ class InvitationRow:
     status: str
     reminders_sent: int
 
+    @property
+    def masked_contact(self) -> dict[str, str]:
+        """Contact values for display: only the first and last characters shown (exports are full, and audited)."""
+        return {key: mask(value) for key, value in self.contact.items()}
+
+
+def mask(value: Any) -> str:
+    """``13800001234`` -> ``138******34``; ``g1@example.org`` -> ``g1*********rg``; short values hidden."""
+    text = str(value or "")
+    if len(text) <= 4:
+        return "*" * len(text)
+    keep = 3 if len(text) >= 8 else 1
+    return text[:keep] + "*" * (len(text) - keep - 2) + text[-2:]
+
 
 def rows(session: Session, draw: SampleDraw) -> Iterator[InvitationRow]:
     """Every sampled unit of ``draw`` with its invitation (if issued), in frame order."""

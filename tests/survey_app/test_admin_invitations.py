@@ -38,6 +38,8 @@ def test_issue_export_and_qr(app: Flask, world: World, session: Session) -> None
     assert session.scalar(select(func.count(Invitation.id))) == 30
     page = client.get(f"/admin/draws/{world.draw.id}/invitations").get_data(as_text=True)
     assert "/r/" in page and "qr.svg" in page
+    assert "138******" in page and "13800000" not in page  # contact data masked on screen
+    assert invitations_export.mask("13800001234") == "138******34" and invitations_export.mask("abc") == "***"
 
     export = client.get(f"/admin/draws/{world.draw.id}/invitations.csv")
     assert export.status_code == 200 and export.data.startswith(b"\xef\xbb\xbf")
