@@ -121,3 +121,22 @@ def test_write_needs_the_weighting_scope_and_names_are_unique(client, world, ses
 def test_other_survey_token_cannot_see_schemes(client, world):
     response = client.get(f"/api/v1/surveys/{world.project_id}/weighting-schemes/", headers=bearer(world.other_token))
     assert response.status_code == 403
+
+
+def test_scheme_on_responses_approved_at_the_final_review_level(client, world, session):
+    from survey_app.models import ReviewRecord, ReviewStatus
+
+    spec = spec_with_draw(world, responses="approved", rake=None, trim=None)
+    scheme_id = _create(client, world, spec).json["id"]
+    nothing = _compute(client, world, scheme_id)
+    assert nothing.status_code == 422 and "no responses" in nothing.json["message"].lower()
+    approved = world.complete_ids[::2]
+    for response_id in world.complete_ids:
+        status = ReviewStatus.APPROVED if response_id in approved else ReviewStatus.PENDING
+        session.add(ReviewRecord(response_id=response_id, project_id=world.project_id, level=3, status=status))
+    session.commit()
+    run = _compute(client, world, scheme_id)
+    assert run.status_code == 201, run.json
+    assert run.json["respondents"] == len(approved)
+    stored = session.scalars(select(ResponseWeight.response_id).where(ResponseWeight.run_id == run.json["id"]).order_by(ResponseWeight.response_id)).all()
+    assert stored == sorted(approved)
