@@ -23,6 +23,7 @@ a nonzero weight; for a total :math:`V_{srs}` is multiplied by :math:`\hat N^2`;
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,12 +32,7 @@ from numpy.typing import NDArray
 
 from .influence import dense_variance, replicate_thetas
 from .stages import Stage
-from .variance import (
-    CellLayout,
-    compress,
-    group_matrix,
-    replicate_variance,
-)
+from .variance import CellLayout, compress, replicate_variance
 
 if TYPE_CHECKING:
     from .design import Design
@@ -90,18 +86,17 @@ def linear_estimates(
     """
     w_all = design.weights
     n, k = y.shape
-    rows = np.flatnonzero(dom >= 0)
-    full = rows.size == n
-    d = dom if full else dom[rows]
+    cells = _structure(design, dom, n_dom)
+    rows, full, d = cells.rows, cells.full, cells.d
     w = w_all if full else w_all[rows]
     pres = None if present is None else (present if full else present[rows])
     # Missing entries (row, column) are usually few: handled as sparse corrections.
     miss: tuple[IntArray, IntArray] | None = None
     if pres is not None:
-        c_miss, r_miss = np.nonzero(np.asarray(~pres).T)  # sorted by column
-        miss = (r_miss.astype(np.intp), c_miss.astype(np.intp))
-    stage = design.stages[0]
-    codes, cell_cluster, cell_dom, n_cells = _cells(stage, d, n_dom, rows, full)
+        flat = np.flatnonzero(~pres.T.ravel())  # column-major positions: sorted by column
+        c_miss = flat // d.size
+        miss = ((flat - c_miss * d.size).astype(np.intp), c_miss.astype(np.intp))
+    codes, n_cells, cell_dom = cells.stages[0].codes, cells.stages[0].n_cells, cells.stages[0].cell_dom
     psum = np.broadcast_to(_present_sums(d, n_dom, w, miss, k), (n_dom, k))
     nonzero = (w != 0).astype(np.float64)
     n_obs = np.broadcast_to(np.rint(_present_sums(d, n_dom, nonzero, miss, k)), (n_dom, k)).astype(np.int64)
@@ -114,13 +109,9 @@ def linear_estimates(
     fast = design.replicates is None and not design.calibrated
     layouts = []
     if fast:
-        layout = CellLayout(stage, cell_cluster, cell_dom, n_dom)
-        layouts.append((codes, n_cells, cell_dom, layout, _sums(codes, w, n_cells)))
-        for later in design.stages[1:]:
-            c2, cc2, cd2, m2 = _cells(later, d, n_dom, rows, full)
-            layouts.append((c2, m2, cd2, CellLayout(later, cc2, cd2, n_dom), _sums(c2, w, m2)))
+        for sc in cells.stages:
+            layouts.append((sc.codes, sc.n_cells, sc.cell_dom, sc.layout, _sums(sc.codes, w, sc.n_cells)))
     step = max(1, CHUNK_CELLS // (2 * max(n_cells, d.size // 4, 1)))
-    to_dom = group_matrix(cell_dom, n_dom)
     for j0 in range(0, k, step):
         js = range(j0, min(k, j0 + step))
         sel = slice(j0, j0 + len(js))
@@ -141,9 +132,11 @@ def linear_estimates(
                 den[:, i] = np.bincount(codes, weights=wx, minlength=n_cells)
                 moments[:, k + j] = np.bincount(d, weights=wx * xj, minlength=n_dom)
                 moments[:, 2 * k + j] = np.bincount(d, weights=wx * yj, minlength=n_dom)
-        t_y[:, sel] = to_dom @ num
-        if den is not None:
-            t_x[:, sel] = to_dom @ den
+        # Domain sums from the cell sums (cells in order within each domain).
+        for i in range(len(js)):
+            t_y[:, j0 + i] = np.bincount(cell_dom, weights=num[:, i], minlength=n_dom)
+            if den is not None:
+                t_x[:, j0 + i] = np.bincount(cell_dom, weights=den[:, i], minlength=n_dom)
         if not fast:
             continue
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -220,20 +213,79 @@ def _cell_influence(
     r"""Cell totals of the influence values, :math:`(\sum w y - c \sum w x) / s`.
 
     For means the denominator is the weight of the rows with a value: the cell's weight minus
-    the weights of its missing entries, added back as a sparse correction.
+    the weights of its missing entries, whose :math:`c\, w_i / s` are added back per column
+    with one ``bincount`` over the (few) missing rows.
     """
     if kind == "total":
         return num
     z = np.empty_like(num)
+    m = num.shape[0]
+    bounds = None
+    if den is None and missing is not None:
+        bounds = np.searchsorted(missing[1], np.arange(num.shape[1] + 1))
     with np.errstate(divide="ignore", invalid="ignore"):
         for j in range(num.shape[1]):  # per column: 1-D gathers are much faster than row gathers
             base = cell_w if den is None else den[:, j]
             z[:, j] = (num[:, j] - centre[:, j].take(cell_dom) * base) / scale[:, j].take(cell_dom)
-        if den is None and missing is not None:
-            r, c = missing
-            k = z.shape[1]
-            np.add.at(z.reshape(-1), codes[r] * k + c, centre[d[r], c] * w[r] / scale[d[r], c])
+            if bounds is not None and missing is not None and bounds[j + 1] > bounds[j]:
+                r = missing[0][bounds[j] : bounds[j + 1]]
+                dr = d[r]
+                back = centre[:, j].take(dr) * w[r] / scale[:, j].take(dr)
+                z[:, j] += np.bincount(codes[r], weights=back, minlength=m)
     return z
+
+
+@dataclass(frozen=True)
+class _StageCells:
+    """(cluster, domain) cells of one stage: cell of every row, each cell's domain, layout."""
+
+    codes: IntArray
+    n_cells: int
+    cell_dom: IntArray
+    layout: CellLayout
+
+
+@dataclass(frozen=True)
+class _Structure:
+    """Everything :func:`linear_estimates` derives from the design's stages and the domain
+    codes alone (not from weights or variables): reused while both are unchanged."""
+
+    stage_ids: tuple[Stage, ...]
+    dom: IntArray
+    n_dom: int
+    rows: IntArray
+    full: bool
+    d: IntArray
+    stages: tuple[_StageCells, ...]
+
+
+#: Last structure per design (a design is immutable; entries go with their design).
+_STRUCTURES: weakref.WeakKeyDictionary[Design, _Structure] = weakref.WeakKeyDictionary()
+
+
+def _structure(design: Design, dom: IntArray, n_dom: int) -> _Structure:
+    """Cells and variance layouts of every stage for the domain codes ``dom``, cached on the
+    design and reused when called again with equal codes (e.g. several tables by the same
+    ``by``); the check compares the codes themselves, so a changed ``by`` is never stale."""
+    cached = _STRUCTURES.get(design)
+    if (
+        cached is not None
+        and cached.stage_ids is design.stages
+        and cached.n_dom == n_dom
+        and np.array_equal(cached.dom, dom)
+    ):
+        return cached
+    dom = dom.copy()
+    rows = np.flatnonzero(dom >= 0)
+    full = rows.size == dom.size
+    d = dom if full else dom[rows]
+    per_stage = []
+    for stage in design.stages:
+        codes, cell_cluster, cell_dom, n_cells = _cells(stage, d, n_dom, rows, full)
+        per_stage.append(_StageCells(codes, n_cells, cell_dom, CellLayout(stage, cell_cluster, cell_dom, n_dom)))
+    out = _Structure(design.stages, dom, n_dom, rows, full, d, tuple(per_stage))
+    _STRUCTURES[design] = out
+    return out
 
 
 def _cells(stage: Stage, d: IntArray, n_dom: int, rows: IntArray, full: bool) -> tuple[IntArray, IntArray, IntArray, int]:
