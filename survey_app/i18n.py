@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from babel import Locale
 from flask import Flask, current_app, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 
 
-def select_locale() -> str:
+@lru_cache(maxsize=16)
+def _parsed(identifier: str) -> Locale:
+    """Parsing an identifier costs ~0.3 ms (babel lists its locale files); Locale objects are immutable."""
+    return Locale.parse(identifier)
+
+
+def _choose_locale() -> str:
     supported = current_app.config["STRATA_LOCALES"]
     wanted = request.args.get("lang")
     if wanted in supported:
@@ -22,6 +31,11 @@ def select_locale() -> str:
     if best == "en":
         return "en"
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def select_locale() -> Locale:
+    """The request's locale (Flask-Babel takes a ``Locale`` as it is, without parsing it again)."""
+    return _parsed(_choose_locale())
 
 
 # Labels for stored enum values (roles, statuses, ...); other modules add theirs with
