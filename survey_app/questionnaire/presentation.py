@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from survey_app.questionnaire.expressions import to_string
@@ -37,16 +38,11 @@ def page_view(form: Form, index: int, answers: Mapping[str, Any], missing: Mappi
               errors: Mapping[str, str] | None = None, raw: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
     """The template context of page ``index`` (``raw``: the inputs to show again after errors)."""
     errors = errors or {}
-    required_label = _("(required)")
-    page = form.pages[index]
+    static = _static_page(form, index, language)
     values, relevant = form.evaluate(answers)
-    page_names = {q["name"] for q in page["questions"]}
     questions = []
-    for question in page["questions"]:
-        name = question["name"]
-        if question["type"] == "calculate":
-            continue
-        dynamic = form.depends_on_page(question, page_names)
+    for fixed, choices, dynamic in static["questions"]:
+        name = fixed["name"]
         if not relevant.get(name) and not dynamic:
             continue  # not relevant and cannot become relevant on this page
         if raw is not None:
@@ -54,44 +50,80 @@ def page_view(form: Form, index: int, answers: Mapping[str, Any], missing: Mappi
         else:
             stored = answers.get(name)
             chosen = [missing[name]] if name in missing else stored if isinstance(stored, list) else [to_string(stored)] if stored is not None else []
-        hint = form.text(question.get("hint"), language)
         error = errors.get(name, "")
-        input_id = INPUT_PREFIX + name
+        input_id = fixed["id"]
         questions.append({
-            "name": name,
-            "id": input_id,
-            "describedby": " ".join(([f"{input_id}-hint"] if hint else []) + ([f"{input_id}-error"] if error else [])),
-            "required_label": required_label,
-            "kind": _kind(question),
-            "label": form.text(question.get("label"), language),
-            "hint": hint,
-            "required": bool(question.get("required")),
-            "choices": [{"name": c["name"], "label": form.text(c["label"], language), "missing": c["missing"],
-                         "checked": c["name"] in chosen} for c in form.choices(question)],
+            **fixed,
+            "describedby": " ".join(([f"{input_id}-hint"] if fixed["hint"] else []) + ([f"{input_id}-error"] if error else [])),
+            "choices": [{**choice, "checked": choice["name"] in chosen} for choice in choices],
             "value": chosen[0] if chosen else "",
             "error": error,
-            "min": question.get("min"),
-            "max": question.get("max"),
-            "maxlength": LONG_TEXT if "multiline" in question.get("appearance", "") else SHORT_TEXT,
         })
-    matrix = is_matrix(form, page)
     return {
         "index": index,
-        "name": page["name"],
-        "title": form.text(page.get("label"), language),
+        "name": static["name"],
+        "title": static["title"],
         "questions": questions,
-        "matrix": questions[0]["choices"] if matrix and questions else None,
+        "matrix": questions[0]["choices"] if static["matrix"] and questions else None,
         "errors": [q for q in questions if q["error"]],
         "logic": logic_for_page(form, index, values, language),
     }
 
 
-def logic_for_page(form: Form, index: int, values: Mapping[str, Any], language: str) -> dict[str, Any]:
-    """JSON for the browser: earlier answers and this page's compiled rules and messages."""
+def _static_page(form: Form, index: int, language: str) -> dict[str, Any]:
+    """What page ``index`` shows whatever the answers: texts in ``language`` and the request's locale.
+
+    Built once per form, page, language and locale (a form is an immutable published definition);
+    callers copy what they change.
+    """
+    key = ("page_view", index, language, str(get_locale()))
+    cached = form.memo.get(key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    required_label = _("(required)")
     page = form.pages[index]
-    page_names = {q["name"] for q in page["questions"]}
+    page_names = form.page_names[index]
     questions = []
     for question in page["questions"]:
+        if question["type"] == "calculate":
+            continue
+        input_id = INPUT_PREFIX + question["name"]
+        fixed = {
+            "name": question["name"],
+            "id": input_id,
+            "required_label": required_label,
+            "kind": _kind(question),
+            "label": form.text(question.get("label"), language),
+            "hint": form.text(question.get("hint"), language),
+            "required": bool(question.get("required")),
+            "min": question.get("min"),
+            "max": question.get("max"),
+            "maxlength": LONG_TEXT if "multiline" in question.get("appearance", "") else SHORT_TEXT,
+        }
+        choices = [{"name": c["name"], "label": form.text(c["label"], language), "missing": c["missing"]} for c in form.choices(question)]
+        questions.append((fixed, choices, form.depends_on_page(question, page_names)))
+    static = {"name": page["name"], "title": form.text(page.get("label"), language), "questions": questions,
+              "matrix": is_matrix(form, page)}
+    form.memo[key] = static
+    return static
+
+
+def logic_for_page(form: Form, index: int, values: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """JSON for the browser: earlier answers and this page's compiled rules and messages."""
+    page_names = form.page_names[index]
+    static = _static_logic(form, index, language)
+    earlier = {name: value for name, value in values.items() if name not in page_names and value is not None}
+    return {"values": earlier, **static}
+
+
+def _static_logic(form: Form, index: int, language: str) -> dict[str, Any]:
+    """The answer-independent part of :func:`logic_for_page` (built once per form, page, language, locale)."""
+    key = ("logic", index, language, str(get_locale()))
+    cached = form.memo.get(key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    questions = []
+    for question in form.pages[index]["questions"]:
         logic = form.logic.get(question["name"], {})
         questions.append({
             "name": question["name"],
@@ -107,13 +139,13 @@ def logic_for_page(form: Form, index: int, values: Mapping[str, Any], language: 
             "constraint_message": form.text(question.get("constraint_message"), language),
             "choices": {c["name"]: {"missing": c["missing"], "columns": c["columns"]} for c in form.choices(question)},
         })
-    earlier = {name: value for name, value in values.items() if name not in page_names and value is not None}
-    return {
-        "values": earlier,
+    static = {
         "questions": questions,
         "messages": {key: str(MESSAGES[key]) for key in ("required", "integer", "decimal", "date", "constraint", "filtered")}
         | {"min": str(MESSAGES["min"]), "max": str(MESSAGES["max"])},
     }
+    form.memo[key] = static
+    return static
 
 
 def progress(form: Form, index: int, answers: Mapping[str, Any]) -> tuple[int, int]:

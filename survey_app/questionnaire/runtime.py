@@ -70,6 +70,15 @@ class Form:
         self.questions = [q for page in self.pages for q in page["questions"]]
         self.by_name = {q["name"]: q for q in self.questions}
         self.page_of = {q["name"]: i for i, page in enumerate(self.pages) for q in page["questions"]}
+        self.page_names = [frozenset(q["name"] for q in page["questions"]) for page in self.pages]
+        # Derived views of the immutable definition (e.g. a page's texts in one language), built once.
+        self.memo: dict[tuple[Any, ...], Any] = {}
+
+    @cached_property
+    def relevance_references(self) -> dict[str, frozenset[str]]:
+        """The questions each question's ``relevant`` refers to."""
+        return {q["name"]: frozenset(references(self.logic.get(q["name"], {}).get("relevant", ["str", ""])))
+                for q in self.questions}
 
     @cached_property
     def choice_index(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -108,7 +117,7 @@ class Form:
 
     def page_visible(self, index: int, relevant: Mapping[str, bool]) -> bool:
         """A page is shown when it has a question that is relevant or may become so on the page."""
-        page_names = {q["name"] for q in self.pages[index]["questions"]}
+        page_names = self.page_names[index]
         for question in self.pages[index]["questions"]:
             if question["type"] == "calculate":
                 continue
@@ -116,9 +125,8 @@ class Form:
                 return True
         return False
 
-    def depends_on_page(self, question: Mapping[str, Any], page_names: set[str]) -> bool:
-        logic = self.logic.get(question["name"], {})
-        return bool(references(logic.get("relevant", ["str", ""])) & page_names)
+    def depends_on_page(self, question: Mapping[str, Any], page_names: frozenset[str] | set[str]) -> bool:
+        return not self.relevance_references[question["name"]].isdisjoint(page_names)
 
     def next_page(self, index: int, answers: Mapping[str, Any]) -> int | None:
         """The next page to show after ``index`` (-1 for the first), or None at the end."""
