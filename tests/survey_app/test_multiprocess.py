@@ -45,7 +45,7 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 90.
             with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
                 if r.status == 200:
                     return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset, or a read timeout while the worker boots
             time.sleep(0.2)
     raise TimeoutError(f"{base} did not become healthy in {timeout} s")
 
