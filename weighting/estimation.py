@@ -97,9 +97,9 @@ def linear_estimates(
         c_miss = flat // d.size
         miss = ((flat - c_miss * d.size).astype(np.intp), c_miss.astype(np.intp))
     codes, n_cells, cell_dom = cells.stages[0].codes, cells.stages[0].n_cells, cells.stages[0].cell_dom
-    psum = np.broadcast_to(_present_sums(d, n_dom, w, miss, k), (n_dom, k))
-    nonzero = (w != 0).astype(np.float64)
-    n_obs = np.broadcast_to(np.rint(_present_sums(d, n_dom, nonzero, miss, k)), (n_dom, k)).astype(np.int64)
+    w_sums, nonzero_sums = _present_sums_of(d, n_dom, [w, (w != 0).astype(np.float64)], miss, k)
+    psum = np.broadcast_to(w_sums, (n_dom, k))
+    n_obs = np.broadcast_to(np.rint(nonzero_sums), (n_dom, k)).astype(np.int64)
     # Variables are processed in blocks (small temporaries): cell sums of w*y (and w*x for
     # ratios), domain sums of squares and cross-products (deff), then the variance.
     n_mom = 3 if kind == "ratio" else 1
@@ -169,7 +169,7 @@ def linear_estimates(
     parts = [t_y, t_x, moments[:, :k]]
     if kind == "ratio":
         parts += [moments[:, k : 2 * k], moments[:, 2 * k :]]
-    weight_sum = psum if kind != "ratio" else _present_sums(d, n_dom, w, miss, k) * np.ones((1, k))
+    weight_sum = psum if kind != "ratio" else w_sums * np.ones((1, k))
     t_yy = parts[2]
     deff = _deff(kind, variance, estimate, t_y, t_yy, parts, weight_sum, n_obs)
     return LinearEstimates(estimate, variance, n_obs, deff, np.asarray(weight_sum))
@@ -302,17 +302,28 @@ def _present_sums(
     """Sums of ``w`` over the rows with a value, per group and column: ``(n_groups, k)``
     (``(n_groups, 1)`` when nothing is missing). A group whose rows are all missing for a
     column gets exactly 0."""
-    total = np.asarray(np.bincount(codes, weights=w, minlength=n_groups), dtype=np.float64)[:, None]
+    return _present_sums_of(codes, n_groups, [w], missing, k)[0]
+
+
+def _present_sums_of(
+    codes: IntArray, n_groups: int, weights: list[FloatArray], missing: tuple[IntArray, IntArray] | None, k: int
+) -> list[FloatArray]:
+    """:func:`_present_sums` of several weight vectors, sharing the (group, column) key of
+    the missing entries and the all-missing test."""
+    totals = [np.asarray(np.bincount(codes, weights=w, minlength=n_groups), dtype=np.float64)[:, None] for w in weights]
     if missing is None:
-        return total
+        return totals
     r, c = missing
     key = codes[r] * k + c
-    lost = np.asarray(np.bincount(key, weights=w[r], minlength=n_groups * k), dtype=np.float64)
-    out = total - lost.reshape(n_groups, k)
     none_left = np.bincount(key, minlength=n_groups * k).reshape(n_groups, k) == np.bincount(
         codes, minlength=n_groups
     )[:, None]
-    out[none_left] = 0.0
+    out = []
+    for w, total in zip(weights, totals):
+        lost = np.asarray(np.bincount(key, weights=w[r], minlength=n_groups * k), dtype=np.float64)
+        sums = total - lost.reshape(n_groups, k)
+        sums[none_left] = 0.0
+        out.append(sums)
     return out
 
 
