@@ -230,9 +230,20 @@ def _level(value: Any) -> str:
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 over the frame's columns (sorted by name) in response order.
+
+    Each column contributes its name, dtype and pandas' stable 64-bit value hashes (floats by
+    value, text by its string), so the same data give the same digest on every machine.
+    """
     canonical = frame.sort_values(RESPONSE_ID, kind="mergesort").reset_index(drop=True)
-    canonical = canonical.reindex(columns=sorted(map(str, canonical.columns)))
-    return hashlib.sha256(canonical.to_csv(index=False, float_format="%.17g").encode()).hexdigest()
+    digest = hashlib.sha256()
+    for name in sorted(canonical.columns, key=str):
+        column = canonical[name]
+        if column.dtype == object:
+            column = column.map(lambda v: v if v is None or isinstance(v, str) else repr(v), na_action="ignore")
+        digest.update(f"{name}\x1f{column.dtype}\x1e".encode())
+        digest.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _weights_digest(weights: np.ndarray) -> str:
