@@ -5,15 +5,18 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import date
+from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from itsdangerous import BadSignature, URLSafeSerializer
+from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 
 from survey_app import db
 from survey_app.questionnaire.presentation import page_view, progress
+from survey_app.questionnaire.runtime import Form
 from survey_app.services import responses
 from survey_app.services.quotas import QuotaFull
 from survey_app.services.responses import AlreadySubmitted, SurveyClosed, Visit
@@ -46,6 +49,20 @@ def _int_arg(raw: str | None) -> int | None:
     return int(raw) if raw is not None and raw.isdigit() and len(raw) < 6 else None
 
 
+def _questions_html(form: Form, view: dict[str, Any], language: str) -> Markup | None:
+    """The page's questions as HTML, rendered once per form, page, language, locale and shown questions
+    while no question shows an answer or an error (a first visit): the form is immutable."""
+    if any(q["value"] or q["error"] or any(c["checked"] for c in q["choices"]) for q in view["questions"]):
+        return None
+    key = ("questions_html", view["index"], language, str(get_locale()), tuple(q["name"] for q in view["questions"]))
+    html = form.memo.get(key)
+    if html is None:
+        html = Markup(render_template("respond/_page_questions.html", page=view))
+        if len(form.memo) < 256:
+            form.memo[key] = html
+    return html  # type: ignore[no-any-return]
+
+
 def _render(visit: Visit, page: int, *, errors: dict[str, str] | None = None,
             raw: dict[str, list[str]] | None = None, status: int = 200) -> ResponseReturnValue:
     answers = visit.response.answers if visit.response is not None else {}
@@ -58,6 +75,7 @@ def _render(visit: Visit, page: int, *, errors: dict[str, str] | None = None,
         "respond/page.html", visit=visit, project=visit.project, page=view, position=position, total=total,
         title=visit.form.text(visit.form.definition["settings"]["title"], language) or visit.project.title,
         previous=previous, submission_key=secrets.token_urlsafe(24), shown_at=f"{time.time():.3f}",
+        questions_html=_questions_html(visit.form, view, language),
     ), status
 
 
