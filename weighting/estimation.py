@@ -148,12 +148,12 @@ def linear_estimates(
                 num = np.column_stack([np.bincount(c_codes, weights=v, minlength=m_cells) for v in wys])
                 if kind == "ratio":
                     den = np.column_stack([np.bincount(c_codes, weights=v, minlength=m_cells) for v in wxs])
-            z = _cell_influence(kind, num, den, cell_w, c_codes, c_dom, d, w, block_miss, centre, scale)
+            z = _cell_influence(kind, num, den, cell_w, c_codes, c_dom, d, w, block_miss, centre)
             present_cells = None
             if layout.stage.dropped.any():
                 present_cells = _present_sums(c_codes, m_cells, np.ones(d.size), block_miss, len(js)) > 0
                 present_cells = present_cells * np.ones((1, len(js)), dtype=bool)
-            variance[:, sel] += layout.variance(z, present_cells)
+            variance[:, sel] += layout.variance(z, present_cells, None if kind == "total" else scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "total":
             estimate, centre, scale = t_y, np.zeros((n_dom, k)), np.ones((n_dom, k))
@@ -208,31 +208,32 @@ def _cell_influence(
     w: FloatArray,
     missing: tuple[IntArray, IntArray] | None,
     centre: FloatArray,
-    scale: FloatArray,
 ) -> FloatArray:
-    r"""Cell totals of the influence values, :math:`(\sum w y - c \sum w x) / s`.
+    r"""Cell totals of the influence values times their scale, :math:`\sum w y - c \sum w x`.
 
+    The division by :math:`s` (one value per domain, so per (stratum, domain) pair) is left
+    to :meth:`CellLayout.variance`, which divides the pair sums of squares by :math:`s^2`.
     For means the denominator is the weight of the rows with a value: the cell's weight minus
-    the weights of its missing entries, whose :math:`c\, w_i / s` are added back per column
-    with one ``bincount`` over the (few) missing rows.
+    the weights of its missing entries, whose :math:`c\, w_i` are added back per column with
+    one ``bincount`` over the (few) missing rows. ``num`` is overwritten.
     """
     if kind == "total":
         return num
-    z = np.empty_like(num)
     m = num.shape[0]
+    buf = np.empty(m)
     bounds = None
     if den is None and missing is not None:
         bounds = np.searchsorted(missing[1], np.arange(num.shape[1] + 1))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(invalid="ignore"):
         for j in range(num.shape[1]):  # per column: 1-D gathers are much faster than row gathers
-            base = cell_w if den is None else den[:, j]
-            z[:, j] = (num[:, j] - centre[:, j].take(cell_dom) * base) / scale[:, j].take(cell_dom)
+            np.take(centre[:, j], cell_dom, out=buf)
+            np.multiply(buf, cell_w if den is None else den[:, j], out=buf)
+            num[:, j] -= buf
             if bounds is not None and missing is not None and bounds[j + 1] > bounds[j]:
                 r = missing[0][bounds[j] : bounds[j + 1]]
-                dr = d[r]
-                back = centre[:, j].take(dr) * w[r] / scale[:, j].take(dr)
-                z[:, j] += np.bincount(codes[r], weights=back, minlength=m)
-    return z
+                back = centre[:, j].take(d[r]) * w[r]
+                num[:, j] += np.bincount(codes[r], weights=back, minlength=m)
+    return num
 
 
 @dataclass(frozen=True)

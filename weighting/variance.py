@@ -180,10 +180,14 @@ class CellLayout:
         self.absent = self.n_h - np.bincount(self.pair_codes, minlength=n_pairs)
         self.coef = stage.coef[self.pair_stratum]
 
-    def variance(self, Z: FloatArray, present: BoolArray | None = None) -> FloatArray:
+    def variance(
+        self, Z: FloatArray, present: BoolArray | None = None, scale: FloatArray | None = None
+    ) -> FloatArray:
         """The stage's contribution for the columns of ``Z`` (cells x m): ``(n_dom, m)``.
 
-        ``Z`` is overwritten (it is a temporary of the caller).
+        ``scale`` (``(n_dom, m)``, optional): give the variance of ``Z / scale[domain]``
+        instead; all cells of a (stratum, domain) pair share the divisor, so the pair's sum of
+        squares is divided by its square. ``Z`` is overwritten (a temporary of the caller).
         """
         stage = self.stage
         # Centre on the stratum mean over all n_h clusters (cells absent from a domain are 0):
@@ -199,6 +203,9 @@ class CellLayout:
         terms = np.asarray(self.B @ dev)
         terms += self.absent[:, None] * mean**2
         terms *= self.coef[:, None]
+        if scale is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                terms /= np.square(scale[self.pair_dom])
         if pres is None:
             return np.asarray(self.to_dom @ terms)
         pair_present = np.asarray(self.B @ pres.astype(np.float64)) > 0
