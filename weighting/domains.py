@@ -129,7 +129,7 @@ def make_domains(
         c, u = pd.factorize(data[col], sort=True)
         uniques.append(u)
         valid &= c >= 0
-        key = key * max(len(u), 1) + np.maximum(c, 0)
+        key = key * max(len(u), 1) + np.maximum(c, 0) if radix > 1 else np.maximum(c, 0).astype(np.int64)
         radix *= max(len(u), 1)
         if radix > 2**62:
             raise WeightingError(
@@ -139,11 +139,13 @@ def make_domains(
     eligible = valid & (weights != 0)
     if radix <= 4 * n + 1_000_000:
         seen = np.zeros(radix, dtype=bool)
-        seen[key[eligible]] = True
+        seen[key if eligible.all() else key[eligible]] = True
         levels = np.flatnonzero(seen).astype(np.int64)
         lookup = np.full(radix, -1, dtype=np.intp)
         lookup[levels] = np.arange(levels.size)
-        codes = np.where(valid, lookup[key], -1).astype(np.intp)
+        codes = lookup[key]
+        if not valid.all():
+            codes[~valid] = -1
     else:
         levels = np.unique(key[eligible])
         codes = np.full(n, -1, dtype=np.intp)
