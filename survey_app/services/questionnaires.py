@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import ExecutableOption
 
 from survey_app.errors import Conflict, NotFound, ValidationFailed
 from survey_app.models import (
@@ -56,12 +58,13 @@ def get_version(session: Session, project: SurveyProject, version_id: int) -> Qu
     return version
 
 
-def current_published(session: Session, project_id: int) -> QuestionnaireVersion | None:
-    """The newest published version: what new respondents answer."""
+def current_published(session: Session, project_id: int, *,
+                      options: Sequence[ExecutableOption] = ()) -> QuestionnaireVersion | None:
+    """The newest published version: what new respondents answer (``options``: e.g. deferred columns)."""
     return session.scalars(
         select(QuestionnaireVersion).join(Questionnaire)
         .where(Questionnaire.project_id == project_id, QuestionnaireVersion.status == VersionStatus.PUBLISHED)
-        .order_by(QuestionnaireVersion.number.desc()).limit(1)
+        .order_by(QuestionnaireVersion.number.desc()).limit(1).options(*options)
     ).first()
 
 

@@ -26,8 +26,8 @@ from threading import Lock
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session, defer
 
 from survey_app.errors import AppError, Conflict, NotFound
 from survey_app.models import (
@@ -42,7 +42,7 @@ from survey_app.models import (
 )
 from survey_app.models.base import utcnow
 from survey_app.questionnaire.runtime import INPUT_PREFIX, MESSAGES, Form, PageResult
-from survey_app.services import invitations, questionnaires, quotas
+from survey_app.services import questionnaires, quotas
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_PAGE_SECONDS = 6 * 3600
@@ -123,27 +123,63 @@ class PageOutcome:
         return self.kind != "errors" and not self.replayed
 
 
-def _resume(session: Session, invitation: Invitation, cookie_response_id: int | None) -> Response | None:
-    if invitation.kind == InvitationKind.PERSONAL:
-        return session.scalars(select(Response).where(Response.invitation_id == invitation.id)).first()
-    if cookie_response_id is None:
-        return None
-    response = session.get(Response, cookie_response_id)
-    return response if response is not None and response.invitation_id == invitation.id else None
+# A version's definition is read only when its form is not cached yet; the uploaded workbook never here.
+_VERSION_COLUMNS = (defer(QuestionnaireVersion.definition), defer(QuestionnaireVersion.source_xlsform))
+
+
+@dataclass
+class _Link:
+    invitation: Invitation | None
+    project: SurveyProject | None
+    response: Response | None
+    key_used: bool
+
+
+def _link(session: Session, token: str, cookie_response_id: int | None, key: str | None = None) -> _Link:
+    """The link's invitation, project and response (and whether ``key`` was used) in one query."""
+    if not token or len(token) > 64:
+        return _Link(None, None, None, False)
+    wanted = (Response.id == cookie_response_id) if cookie_response_id is not None else False
+    query = (
+        select(Invitation, SurveyProject, Response)
+        .join(SurveyProject, SurveyProject.id == Invitation.project_id)
+        .outerjoin(Response, and_(Response.invitation_id == Invitation.id,
+                                  (Invitation.kind == InvitationKind.PERSONAL) | wanted))
+        .where(Invitation.token == token)
+    )
+    if key is not None:
+        query = query.add_columns(exists().where(PageSubmission.key == key))
+    row = session.execute(query.limit(1)).first()
+    if row is None:
+        return _Link(None, None, None, bool(key) and session.scalar(select(exists().where(PageSubmission.key == key))) is True)
+    response = row[2]
+    if response is not None:
+        session.get(QuestionnaireVersion, response.version_id, options=_VERSION_COLUMNS)
+    return _Link(row[0], row[1], response, bool(row[3]) if key is not None else False)
+
+
+def _valid(link: _Link) -> tuple[Invitation, SurveyProject]:
+    """The link's invitation and project; revoked and unknown tokens are not found."""
+    if link.invitation is None or link.project is None or link.invitation.status == InvitationStatus.REVOKED:
+        raise NotFound(_("This survey link is not valid."))
+    return link.invitation, link.project
+
+
+def _current_version(session: Session, project_id: int) -> QuestionnaireVersion | None:
+    return questionnaires.current_published(session, project_id, options=_VERSION_COLUMNS)
 
 
 def visit(session: Session, token: str, cookie_response_id: int | None, *, today: date,
           requested_page: int | None = None) -> Visit:
     """Resolve a link for a GET: which page to show, or why not."""
-    invitation = invitations.find_by_token(session, token)
-    project = session.get(SurveyProject, invitation.project_id)
-    assert project is not None
-    response = _resume(session, invitation, cookie_response_id)
+    link = _link(session, token, cookie_response_id)
+    invitation, project = _valid(link)
+    response = link.response
     if response is not None and response.is_complete:
         return Visit(invitation, project, "complete", response.version, response)
     if not project.accepts_responses_on(today):
         return Visit(invitation, project, "closed")
-    version = response.version if response is not None else questionnaires.current_published(session, project.id)
+    version = response.version if response is not None else _current_version(session, project.id)
     if version is None:
         return Visit(invitation, project, "unavailable")
     form = form_for(version)
@@ -173,15 +209,15 @@ def submit_page(session: Session, token: str, cookie_response_id: int | None, fo
     """Apply one page POST. On ``errors`` nothing must be committed (the caller rolls back)."""
     if not KEY_PATTERN.match(key or ""):
         raise Conflict(_("This page is out of date. Please reload it and answer again."))
-    previous = replay(session, key)
-    if previous is not None:
-        if previous.response is None or previous.response.invitation.token != token:
-            raise Conflict(_("This page is out of date. Please reload it and answer again."))
-        return previous
-    invitation = invitations.find_by_token(session, token)
-    project = session.get(SurveyProject, invitation.project_id)
-    assert project is not None
-    response = _resume(session, invitation, cookie_response_id)
+    link = _link(session, token, cookie_response_id, key)
+    if link.key_used:
+        previous = replay(session, key)
+        if previous is not None:
+            if previous.response is None or previous.response.invitation.token != token:
+                raise Conflict(_("This page is out of date. Please reload it and answer again."))
+            return previous
+    invitation, project = _valid(link)
+    response = link.response
     if response is not None and response.is_complete:
         raise AlreadySubmitted(_("This questionnaire has already been submitted. Thank you."))
     if not project.accepts_responses_on(today):
@@ -207,7 +243,7 @@ def submit_page(session: Session, token: str, cookie_response_id: int | None, fo
 
 def _start(session: Session, invitation: Invitation, project: SurveyProject, page: int, language: str,
            user_agent: str, client_ip: str, secret: str) -> Response:
-    version = questionnaires.current_published(session, project.id)
+    version = _current_version(session, project.id)
     if version is None:
         raise NotFound(_("This survey has no published questionnaire yet."))
     if page != (form_for(version).next_page(-1, {}) or 0):
@@ -256,13 +292,16 @@ def _save(session: Session, form: Form, response: Response, invitation: Invitati
         if bad_page is not None:
             return PageOutcome("errors", response, bad_page, checked.errors)
         response.answers, response.missing = checked.answers, checked.missing
-        quotas.reserve(session, response)  # raises quotas.QuotaFull when a quota cell is full
         response.status = ResponseStatus.COMPLETE
         response.submitted_at = utcnow()
         if invitation.kind == InvitationKind.PERSONAL:
             invitation.status = InvitationStatus.SUBMITTED
             invitation.submitted_at = response.submitted_at
         outcome = "done"
+        # Everything is in place before the quota check, so that one flush writes the response,
+        # the invitation and the idempotency key (its unique constraint raises IntegrityError here).
+        session.add(PageSubmission(key=key, response=response, page=page, outcome=outcome))
+        quotas.reserve(session, response)  # raises quotas.QuotaFull when a quota cell is full
     else:
         response.answers, response.missing = answers, missing
         response.page = following
@@ -270,8 +309,7 @@ def _save(session: Session, form: Form, response: Response, invitation: Invitati
         if invitation.status == InvitationStatus.ISSUED:
             invitation.status = InvitationStatus.STARTED
         outcome = f"page:{following}"
-    session.flush()
-    session.add(PageSubmission(key=key, response_id=response.id, page=page, outcome=outcome))
+        session.add(PageSubmission(key=key, response=response, page=page, outcome=outcome))
     session.flush()
     if outcome == "done":
         return PageOutcome("done", response)
