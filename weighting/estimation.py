@@ -9,7 +9,12 @@ Influence values (STATS.md; R ``svymean``, ``svytotal``, ``svyratio``), with :ma
 
 All three are :math:`z_i = w_i (y_i - c\, x_i) / s` with (c, s) per (domain, variable), so the
 cluster totals of :math:`z` follow from weighted sums of :math:`y` and :math:`x` in (cluster,
-domain) cells, computed with one sparse product for every variable and domain at once.
+domain) cells, :math:`Z_{cell} = (S_{wy} - c\, S_{wx}) / s` (:math:`S_{wx}` is the cell's weight
+of rows with a value for a mean): one ``bincount`` per variable over the rows, no ``n x k``
+influence matrix. All cells of a (stratum, domain) pair share :math:`s`, so the variance is
+computed from :math:`S_{wy} - c\, S_{wx}` and each pair's sum of squares divided by
+:math:`s^2`. The cells and variance layouts depend only on the design's stages and the domain
+codes; they are cached per design and reused while the codes are equal.
 After a calibration-type adjustment the residualised :math:`z` no longer vanishes outside its
 domain; then dense influence values are built in column chunks and residualised by every
 recorded adjustment in order (R ``svyrecvar``).
