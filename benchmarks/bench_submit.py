@@ -274,6 +274,9 @@ def main() -> int:
     parser.add_argument("--responses", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"),
+                        help="gunicorn worker class (gthread keeps client connections alive)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--no-kill", action="store_true", help="do not kill a worker during the run")
     args = parser.parse_args()
     name = f"strata_bench_{secrets.token_hex(4)}"
@@ -288,8 +291,8 @@ def main() -> int:
         env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(16), "STRATA_DB_POOL_SIZE": "2",
                "STRATA_DEFAULT_LOCALE": "zh_CN"}
         server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-             "--timeout", "60", "wsgi:app"], cwd=ROOT, env=env)
+            [str(ROOT / ".venv/bin/gunicorn"), "-w", str(args.workers), "-k", args.worker_class, "--threads", str(args.threads),
+             "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60", "wsgi:app"], cwd=ROOT, env=env)
         deadline = time.time() + 60
         while True:
             try:
@@ -326,6 +329,7 @@ def main() -> int:
     rows = [
         ("respondents (GET page + POST complete page)", f"{args.responses}"),
         ("client threads / gunicorn workers / CPUs", f"{args.clients} / {args.workers} / {os.cpu_count()}"),
+        ("gunicorn worker class / threads per worker", f"{args.worker_class} / {args.threads}"),
         ("worker killed during the run (SIGKILL)", f"pid {killed[0]}" if killed else "no"),
         ("wall time", f"{elapsed:.1f} s"),
         ("validated submissions per second", f"{rate:.0f}"),
