@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -61,11 +61,17 @@ def get_version(session: Session, project: SurveyProject, version_id: int) -> Qu
 def current_published(session: Session, project_id: int, *,
                       options: Sequence[ExecutableOption] = ()) -> QuestionnaireVersion | None:
     """The newest published version: what new respondents answer (``options``: e.g. deferred columns)."""
-    return session.scalars(
-        select(QuestionnaireVersion).join(Questionnaire)
-        .where(Questionnaire.project_id == project_id, QuestionnaireVersion.status == VersionStatus.PUBLISHED)
-        .order_by(QuestionnaireVersion.number.desc()).limit(1).options(*options)
-    ).first()
+    statement = _CURRENT_PUBLISHED.options(*options) if options else _CURRENT_PUBLISHED
+    return session.scalars(statement, {"project_id": project_id}).first()
+
+
+# Built once: it runs on every respondent's page (only the parameter changes).
+_CURRENT_PUBLISHED = (
+    select(QuestionnaireVersion).join(Questionnaire)
+    .where(Questionnaire.project_id == bindparam("project_id", type_=Integer),
+           QuestionnaireVersion.status == VersionStatus.PUBLISHED)
+    .order_by(QuestionnaireVersion.number.desc()).limit(1)
+)
 
 
 def parse_upload(data: bytes) -> dict[str, Any]:

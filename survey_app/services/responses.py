@@ -26,7 +26,7 @@ from threading import Lock
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, exists, select
+from sqlalchemy import Integer, Select, String, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, defer
 
 from survey_app.errors import AppError, Conflict, NotFound
@@ -135,21 +135,34 @@ class _Link:
     key_used: bool
 
 
-def _link(session: Session, token: str, cookie_response_id: int | None, key: str | None = None) -> _Link:
-    """The link's invitation, project and response (and whether ``key`` was used) in one query."""
-    if not token or len(token) > 64:
-        return _Link(None, None, None, False)
-    wanted = (Response.id == cookie_response_id) if cookie_response_id is not None else False
+def _link_statement(with_key: bool) -> Select[Any]:
     query = (
         select(Invitation, SurveyProject, Response)
         .join(SurveyProject, SurveyProject.id == Invitation.project_id)
         .outerjoin(Response, and_(Response.invitation_id == Invitation.id,
-                                  (Invitation.kind == InvitationKind.PERSONAL) | wanted))
-        .where(Invitation.token == token)
+                                  or_(Invitation.kind == InvitationKind.PERSONAL,
+                                      Response.id == bindparam("cookie", type_=Integer))))
+        .where(Invitation.token == bindparam("token", type_=String))
+        .limit(1)
     )
+    return query.add_columns(exists().where(PageSubmission.key == bindparam("key", type_=String))) if with_key else query
+
+
+# Built once (constructing the statement cost more than running it); only the parameters change.
+_LINK_STATEMENTS = {False: _link_statement(False), True: _link_statement(True)}
+
+
+def _link(session: Session, token: str, cookie_response_id: int | None, key: str | None = None) -> _Link:
+    """The link's invitation, project and response (and whether ``key`` was used) in one query.
+
+    A personal link's response is its own; an open link's is the cookie's, if it came from this link.
+    """
+    if not token or len(token) > 64:
+        return _Link(None, None, None, False)
+    params: dict[str, Any] = {"token": token, "cookie": cookie_response_id}
     if key is not None:
-        query = query.add_columns(exists().where(PageSubmission.key == key))
-    row = session.execute(query.limit(1)).first()
+        params["key"] = key
+    row = session.execute(_LINK_STATEMENTS[key is not None], params).first()
     if row is None:
         return _Link(None, None, None, bool(key) and session.scalar(select(exists().where(PageSubmission.key == key))) is True)
     response = row[2]
