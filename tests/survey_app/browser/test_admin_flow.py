@@ -62,9 +62,8 @@ def _frame_file(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("browser", ["desktop"], indirect=True)  # admin pages: exercised on the desktop viewport
 def test_designer_fieldwork_flow(browser: Any, live_server: LiveServer, designer: tuple[str, str], snap: Any, tmp_path: Path) -> None:
-    if browser.viewport != "desktop":
-        pytest.skip("the admin pages are exercised on the desktop viewport")
     base = live_server.url
     browser.delete_all_cookies()
     browser.get(f"{base}/login?lang=en")

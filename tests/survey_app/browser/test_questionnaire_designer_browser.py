@@ -43,9 +43,8 @@ def _upload(browser: Any, path: Path) -> None:
     browser.find_element(By.CSS_SELECTOR, "form[enctype] button[type=submit]").click()
 
 
+@pytest.mark.parametrize("browser", ["desktop"], indirect=True)  # designer pages: exercised on the desktop viewport
 def test_upload_errors_preview_and_publish(browser: Any, live_server: LiveServer, project_id: int, snap: Any, tmp_path: Path) -> None:
-    if browser.viewport != "desktop":
-        pytest.skip("designer pages are exercised on the desktop viewport")
     browser.delete_all_cookies()
     browser.get(f"{live_server.url}/login?lang=en")
     browser.find_element(By.CSS_SELECTOR, "#email").send_keys(EMAIL)
