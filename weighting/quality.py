@@ -10,7 +10,9 @@ Applied to an estimate table (see :mod:`weighting.tables`) when results leave th
   estimate exceeds 130% (NCHS applies that check only to intervals wider than 0.05).
 * Other estimates (means, totals, ratios, quantiles), Statistics Canada style CV grades:
   :math:`CV \le 16.5\%` publish, up to 33.3% "use with caution", above 33.3% suppress.
-* Any estimate from fewer than 5 respondents is suppressed (small-count disclosure).
+* Any estimate from fewer than 5 respondents is suppressed (small-count disclosure); with
+  ``QualityRules(hide_small_counts=True)`` the count ``n`` itself is blanked as well.
+* An estimate without a standard error (non-finite ``se``) is flagged for review.
 
 Suppressed rows keep their identifiers, ``n`` and ``df``; ``estimate``, ``se``, the interval,
 ``deff`` and ``cv`` become NaN.
@@ -52,6 +54,8 @@ class QualityRules:
         ...and the CI is wider than this.
     cv_caution, cv_suppress : float
         Other estimates: "use with caution" above ``cv_caution``, suppress above ``cv_suppress``.
+    hide_small_counts : bool
+        Also blank ``n`` (nullable integer) where it is below ``min_count``.
     """
 
     min_count: int = 5
@@ -62,6 +66,24 @@ class QualityRules:
     relative_ci_min_width: float = 0.05
     cv_caution: float = 0.165
     cv_suppress: float = 0.333
+    hide_small_counts: bool = False
+
+    def labels(self) -> dict[str, str]:
+        """The ``flag`` label of each rule, keyed by a stable rule name.
+
+        Keys: ``count``, ``no_se``, ``effective_n``, ``ci_width``, ``df``,
+        ``relative_ci_width`` (proportions), ``cv_suppress``, ``cv_caution`` (other estimates).
+        """
+        return {
+            "count": f"n<{self.min_count}",
+            "no_se": "no_se",
+            "effective_n": f"n_eff<{self.min_effective_n:g}",
+            "ci_width": f"ci_width>={self.max_ci_width:g}",
+            "df": f"df<{self.min_df:g}",
+            "relative_ci_width": f"relative_ci_width>{self.max_relative_ci_width:.0%}",
+            "cv_suppress": f"cv>{self.cv_suppress:.1%}",
+            "cv_caution": f"cv>{self.cv_caution:.1%}",
+        }
 
 
 def quality_flags(
@@ -112,8 +134,10 @@ def quality_flags(
     n = out["n"].to_numpy(dtype=np.float64)
     df = out["df"].to_numpy(dtype=np.float64)
     cv = np.abs(out["cv"].to_numpy(dtype=np.float64))
+    label = rules.labels()
     reasons: list[tuple[np.ndarray, str, bool]] = [
-        (n < rules.min_count, f"n<{rules.min_count}", True)
+        (n < rules.min_count, label["count"], True),
+        (~np.isfinite(se), label["no_se"], False),
     ]
     if is_prop:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -122,23 +146,23 @@ def quality_flags(
             relative = width / est
         out["n_eff"] = n_eff
         reasons += [
-            (n_eff < rules.min_effective_n, f"n_eff<{rules.min_effective_n:g}", True),
-            (width >= rules.max_ci_width, f"ci_width>={rules.max_ci_width:g}", True),
-            (df < rules.min_df, f"df<{rules.min_df:g}", False),
+            (n_eff < rules.min_effective_n, label["effective_n"], True),
+            (width >= rules.max_ci_width, label["ci_width"], True),
+            (df < rules.min_df, label["df"], False),
             ((width > rules.relative_ci_min_width) & (relative > rules.max_relative_ci_width),
-             f"relative_ci_width>{rules.max_relative_ci_width:.0%}", False),
+             label["relative_ci_width"], False),
         ]
     else:
         reasons += [
-            (cv > rules.cv_suppress, f"cv>{rules.cv_suppress:.1%}", True),
-            ((cv > rules.cv_caution) & ~(cv > rules.cv_suppress), f"cv>{rules.cv_caution:.1%}", False),
+            (cv > rules.cv_suppress, label["cv_suppress"], True),
+            ((cv > rules.cv_caution) & ~(cv > rules.cv_suppress), label["cv_caution"], False),
         ]
     suppressed = np.zeros(len(out), dtype=bool)
     caution = np.zeros(len(out), dtype=bool)
     flag = np.full(len(out), "", dtype=object)
-    for mask, label, suppress in reasons:
+    for mask, text, suppress in reasons:
         mask = np.asarray(mask, dtype=bool)
-        flag = np.where(mask, np.where(flag == "", label, flag + "; " + label), flag)
+        flag = np.where(mask, np.where(flag == "", text, flag + "; " + text), flag)
         if suppress:
             suppressed |= mask
         else:
@@ -149,4 +173,6 @@ def quality_flags(
     for col in HIDDEN:
         if col in out.columns:
             out[col] = out[col].astype(np.float64).where(~suppressed)
+    if rules.hide_small_counts:
+        out["n"] = out["n"].astype("Int64").where(~(n < rules.min_count))
     return out

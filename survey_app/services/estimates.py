@@ -5,13 +5,17 @@ ratio, quantile), optional domains (``by``), the confidence level and, for propo
 interval method. Rating items can be reported on the 0-100 scale (``scale="score100"``) or as
 the share satisfied (``scale="satisfied"``, the top two points).
 
-Quality rules (STATS.md), applied to every row before it leaves the system:
+Quality rules (STATS.md), applied to every row before it leaves the system by
+:func:`weighting.quality_flags` (the one implementation of the rules; flag names mapped to the
+API's in :data:`FLAG_NAMES`):
 
 - unweighted ``n`` < 5: suppressed (counts below 5 are never published);
 - proportions (US NCHS 2017): effective sample size < 30 or CI width >= 0.30: suppressed;
-  df < 8: flagged; CI width relative to the estimate > 130%: flagged;
+  df < 8: flagged; CI width relative to the estimate > 130% (for intervals wider than 0.05):
+  flagged;
 - other statistics (Statistics Canada CV grades): CV <= 16.5% publish, 16.5-33.3% "caution",
-  > 33.3% suppressed.
+  > 33.3% suppressed;
+- no standard error: flagged.
 
 Suppressed rows carry no value: ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``deff`` and ``cv``
 are null (and ``n`` too when below 5).
@@ -33,18 +37,25 @@ from survey_app.models.api_tokens import ApiToken
 from survey_app.services import api_surveys, codebook, exporters, weighting_schemes
 from survey_app.services.codebook import SATISFIED, SATISFIED_SUFFIX, SCORE_SUFFIX, STATISTIC_KINDS
 from weighting.errors import WeightingError
+from weighting.quality import QualityRules, quality_flags
 
 STATISTICS = tuple(STATISTIC_KINDS)
 PROPORTION_CI = ("logit", "beta", "wilson", "wald")
 SCALES = ("raw", "score100", "satisfied")
 VALUE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "deff", "cv")
-MIN_COUNT = 5
-NCHS_MIN_EFFECTIVE_N = 30
-NCHS_MAX_CI_WIDTH = 0.30
-NCHS_MIN_DF = 8
-NCHS_MAX_RELATIVE_WIDTH = 1.30
-CV_CAUTION = 0.165
-CV_SUPPRESS = 0.333
+RULES = QualityRules(hide_small_counts=True)
+"""STATS.md reporting rules (library defaults); counts below 5 are blanked too."""
+FLAG_NAMES = {
+    "count": "count_below_5",
+    "no_se": "no_variance",
+    "effective_n": "effective_n_below_30",
+    "ci_width": "ci_width_at_least_0.30",
+    "df": "df_below_8",
+    "relative_ci_width": "relative_ci_width_above_130pct",
+    "cv_suppress": "cv_above_33.3pct",
+    "cv_caution": "cv_16.5_to_33.3pct",
+}
+"""API flag name of each rule of :meth:`weighting.QualityRules.labels`."""
 
 
 @dataclass(frozen=True)
@@ -172,45 +183,19 @@ def _table(design: Any, request: EstimateRequest, targets: list[str]) -> pd.Data
 
 
 def quality(table: pd.DataFrame, statistic: str) -> pd.DataFrame:
-    """Add ``quality`` (publish/caution/suppress), ``flags`` and ``suppressed``; blank suppressed values."""
+    """Add ``quality`` (publish/caution/suppress), ``flags`` and ``suppressed``; blank suppressed values.
+
+    The rules are :func:`weighting.quality_flags` with :data:`RULES`; its flag labels are
+    renamed to the API's flag names (:data:`FLAG_NAMES`).
+    """
+    checked = quality_flags(table, RULES, proportions=statistic == "proportion")
+    names = {RULES.labels()[key]: name for key, name in FLAG_NAMES.items()}
     out = table.copy()
-    n = out["n"].to_numpy(dtype=float)
-    estimate = out["estimate"].to_numpy(dtype=float)
-    se = out["se"].to_numpy(dtype=float)
-    width = (out["ci_high"] - out["ci_low"]).to_numpy(dtype=float)
-    df = out["df"].to_numpy(dtype=float)
-    cv = out["cv"].to_numpy(dtype=float)
-    flags: list[list[str]] = [[] for _ in range(len(out))]
-    suppress = np.zeros(len(out), dtype=bool)
-    caution = np.zeros(len(out), dtype=bool)
-
-    def mark(mask: np.ndarray, flag: str, *, hide: bool = False, warn: bool = False) -> None:
-        for i in np.flatnonzero(mask):
-            flags[i].append(flag)
-        suppress[mask] |= hide
-        caution[mask] |= warn
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mark(n < MIN_COUNT, "count_below_5", hide=True)
-        mark(~np.isfinite(se), "no_variance", warn=True)
-        if statistic == "proportion":
-            p = estimate
-            n_eff = np.where(se > 0, p * (1 - p) / se**2, n)
-            n_eff = np.where(np.isfinite(n_eff), np.minimum(n_eff, n), n)
-            mark(n_eff < NCHS_MIN_EFFECTIVE_N, "effective_n_below_30", hide=True)
-            mark(width >= NCHS_MAX_CI_WIDTH, "ci_width_at_least_0.30", hide=True)
-            mark(df < NCHS_MIN_DF, "df_below_8", warn=True)
-            relative = np.where(p > 0, width / p, np.inf)
-            mark((relative > NCHS_MAX_RELATIVE_WIDTH) & (p > 0), "relative_ci_width_above_130pct", warn=True)
-        else:
-            mark((cv > CV_SUPPRESS) & np.isfinite(cv), "cv_above_33.3pct", hide=True)
-            mark((cv > CV_CAUTION) & (cv <= CV_SUPPRESS), "cv_16.5_to_33.3pct", warn=True)
-    out["quality"] = np.where(suppress, "suppress", np.where(caution, "caution", "publish"))
-    out["flags"] = flags
-    out["suppressed"] = suppress
-    for column in VALUE_COLUMNS:
-        out[column] = out[column].astype(float).where(~suppress)
-    out["n"] = out["n"].astype("Int64").where(~(n < MIN_COUNT))
+    for column in (*VALUE_COLUMNS, "n"):
+        out[column] = checked[column]
+    out["quality"] = checked["grade"]
+    out["flags"] = [[names[label] for label in text.split("; ")] if text else [] for text in checked["flag"]]
+    out["suppressed"] = checked["suppressed"]
     return out
 
 
@@ -279,7 +264,7 @@ def about_table(result: EstimateResult, project: SurveyProject) -> pd.DataFrame:
         ("confidence level", str(result.request.level)),
         ("interval", result.request.interval),
         ("probability sample", "yes" if result.probability_sample else "no"),
-        ("quality rules", "n<5 suppressed; proportions: NCHS 2017 (effective n<30 or CI width>=0.30 suppressed, df<8 and relative CI width>130% flagged); other statistics: CV>16.5% caution, CV>33.3% suppressed"),
+        ("quality rules", "n<5 suppressed; proportions: NCHS 2017 (effective n<30 or CI width>=0.30 suppressed, df<8 and relative CI width>130% with CI width>0.05 flagged); other statistics: CV>16.5% caution, CV>33.3% suppressed; no standard error flagged"),
         *[("note", note) for note in result.notes],
     ]
     return pd.DataFrame(items, columns=["item", "value"])

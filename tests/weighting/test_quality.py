@@ -72,3 +72,18 @@ def test_on_estimate_tables():
     assert {"n_eff", "grade", "suppressed", "flag"} <= set(props.columns)
     means = quality_flags(d.mean("y", by="g"))
     assert (means["grade"] == "publish").all()
+
+
+def test_hidden_small_counts_missing_se_and_labels():
+    t = _table(n=[3, 100], se=[1.0, np.nan], cv=[0.1, np.nan], estimate=[10.0] * 2, ci_low=[8.0, np.nan],
+               ci_high=[12.0, np.nan], df=[30.0] * 2, deff=[1.0] * 2, variable=["y"] * 2)
+    kept = quality_flags(t)
+    assert kept["n"].tolist() == [3, 100]
+    assert kept["flag"].tolist() == ["n<5", "no_se"]
+    assert kept["grade"].tolist() == ["suppress", "caution"]
+    hidden = quality_flags(t, QualityRules(hide_small_counts=True))
+    assert hidden["n"].isna().tolist() == [True, False] and hidden["n"].iloc[1] == 100
+    assert hidden["flag"].tolist() == kept["flag"].tolist()
+    labels = QualityRules().labels()
+    assert labels["count"] == "n<5" and labels["cv_suppress"] == "cv>33.3%" and labels["ci_width"] == "ci_width>=0.3"
+    assert labels["relative_ci_width"] == "relative_ci_width>130%" and labels["effective_n"] == "n_eff<30"
