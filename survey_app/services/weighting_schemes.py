@@ -93,7 +93,7 @@ def _responses(session: Session, project: SurveyProject, which: str) -> pd.DataF
     )
 
 
-def _units(session: Session, project: SurveyProject, draw_id: int) -> pd.DataFrame:
+def _units(session: Session, project: SurveyProject, draw_id: int, stage_keys: list[str]) -> pd.DataFrame:
     draw = session.get(SampleDraw, draw_id)
     if draw is None or draw.project_id != project.id:
         raise ValidationFailed(
@@ -103,7 +103,7 @@ def _units(session: Session, project: SurveyProject, draw_id: int) -> pd.DataFra
     rows = session.execute(
         select(
             SampleUnit.id, SampleUnit.stratum, SampleUnit.stratum_population, SampleUnit.design_weight,
-            FrameUnit.attributes, Invitation.status,
+            FrameUnit.attributes, Invitation.status, SampleUnit.stage,
         )
         .join(FrameUnit, FrameUnit.id == SampleUnit.frame_unit_id)
         .outerjoin(Invitation, Invitation.sample_unit_id == SampleUnit.id)
@@ -120,6 +120,10 @@ def _units(session: Session, project: SurveyProject, draw_id: int) -> pd.DataFra
             "_invitation_status": [r[5].value if r[5] is not None else None for r in rows],
         }
     )
+    if stage_keys:  # multi-stage design: the sampled unit's id and the per-stage populations
+        units[ws.UNIT] = units[SAMPLE_UNIT].astype(float)
+        for key in stage_keys:
+            units[ws.STAGE_PREFIX + key] = pd.to_numeric(pd.Series([(r[6] or {}).get(key) for r in rows], dtype=object), errors="coerce").astype(float)
     attributes = attributes[[c for c in attributes.columns if not str(c).startswith("_")]]
     return pd.concat([units, attributes], axis=1)
 
@@ -140,7 +144,7 @@ def analysis_data(session: Session, project: SurveyProject, spec: Mapping[str, A
         frame[ws.FPC] = np.nan
         frame[ws.DISPOSITION] = "respondent"
         return AnalysisData(frame, catalogue)
-    units = _units(session, project, int(draw_id))
+    units = _units(session, project, int(draw_id), ws.stage_keys(spec))
     attribute_names = [c for c in units.columns if not str(c).startswith("_") and c not in catalogue]
     linked = answers.dropna(subset=[SAMPLE_UNIT]).astype({SAMPLE_UNIT: "int64"})
     frame = units.merge(linked, on=SAMPLE_UNIT, how="left", suffixes=("", "__answer"))

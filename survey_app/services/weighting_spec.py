@@ -9,7 +9,9 @@ Spec (JSON)::
 
     {"responses": "complete" | "approved",
      "design": {"sample_draw_id": 3 | null, "strata": true, "fpc": true, "psu": null | "school",
-                "lonely_psu": "fail"},
+                "lonely_psu": "fail",
+                "stages": [{"psu": "school", "population": "stage1_population"},
+                           {"psu": null, "population": "stage2_population"}]   (optional)},
      "nonresponse": {"classes": ["stratum"]} | null,
      "poststratify": {"population": [{"county": "A", "sex": "f", "count": 1200}, ...]}
                      | {"population_csv": "county,sex,count\\nA,f,1200\\n..."} | null,
@@ -18,6 +20,14 @@ Spec (JSON)::
                    "method": "linear" | "raking" | "logit", "bounds": [0.5, 3.0]} | null,
      "trim": {"lower": 0.3, "upper": 5.0} | null,
      "replicates": {"method": "jkn", "replicates": null, "seed": 20260901, "fay": null} | null}
+
+``design.stages`` describes a multi-stage draw (e.g. ``sampling.draw_two_stage_sample``): one
+entry per stage, outermost first, with the cluster id of that stage (a frame attribute; null in
+the last stage for the sampled unit itself) and the key of the sample units' per-stage record
+(``SampleUnit.stage``) holding the population count of that stage. The design is then
+``weighting.Design(psu=[ids...], fpc=[populations...])``, as R's
+``svydesign(id=~psu+unit, fpc=~N1+N2)``, so the variance of later stages is kept (also under a
+certainty first stage). It replaces ``psu`` and the single-stage FPC (``stratum_population``).
 
 Adjustments run in the order nonresponse -> poststratify -> rake -> calibrate -> trim.
 Without a sample draw every response gets base weight 1 and the result is labelled
@@ -48,11 +58,19 @@ BASE_WEIGHT = "_base_weight"
 STRATUM = "_stratum"
 FPC = "_fpc"
 DISPOSITION = "_disposition"
-#: Columns of the analysis frame that are not survey variables.
+UNIT = "_unit"
+STAGE_PREFIX = "_stage_"
+#: Columns of the analysis frame that are not survey variables (multi-stage designs add
+#: :data:`UNIT`, the sample unit id, and :data:`STAGE_PREFIX` + key per-stage columns).
 RESERVED = (RESPONSE_ID, BASE_WEIGHT, STRATUM, FPC, DISPOSITION)
 #: Friendly names usable in a spec for the design columns.
 ALIASES = {"stratum": STRATUM}
 LONELY_PSU = ("fail", "remove", "certainty", "adjust", "average")
+
+
+class StageSpec(Schema):
+    psu = fields.String(load_default=None, allow_none=True, metadata={"description": "Frame attribute holding this stage's cluster id; null in the last stage for the sampled unit itself."})
+    population = fields.String(required=True, metadata={"description": "Key of the sample units' per-stage record holding this stage's population count (e.g. stage1_population: PSUs in the stratum; stage2_population: units in the PSU)."})
 
 
 class DesignSpec(Schema):
@@ -61,6 +79,17 @@ class DesignSpec(Schema):
     fpc = fields.Boolean(load_default=True)
     psu = fields.String(load_default=None, allow_none=True, metadata={"description": "Frame attribute holding the cluster (PSU) id."})
     lonely_psu = fields.String(load_default="fail", validate=validate.OneOf(LONELY_PSU))
+    stages = fields.List(fields.Nested(StageSpec), allow_none=True, validate=validate.Length(min=1, max=10), metadata={"description": "Multi-stage draw: one entry per stage, outermost first (cluster id and population key); replaces psu and the single-stage FPC. Omit for a single-stage design."})
+
+    @validates_schema
+    def _stages(self, data: Mapping[str, Any], **_: Any) -> None:
+        stages = data.get("stages")
+        if not stages:
+            return
+        if data.get("psu") is not None:
+            raise ValidationError("give the cluster ids in stages, not psu", "psu")
+        if any(stage.get("psu") is None for stage in stages[:-1]):
+            raise ValidationError("only the last stage may have psu null (the sampled unit)", "stages")
 
 
 class NonresponseSpec(Schema):
@@ -115,6 +144,8 @@ class SchemeSpec(Schema):
     def _consistent(self, data: Mapping[str, Any], **_: Any) -> None:
         if data.get("nonresponse") is not None and data["design"].get("sample_draw_id") is None:
             raise ValidationError("a nonresponse adjustment needs the sample draw (design.sample_draw_id)", "nonresponse")
+        if data["design"].get("stages") and data["design"].get("sample_draw_id") is None:
+            raise ValidationError("a multi-stage design needs the sample draw (design.sample_draw_id)", "design")
         cal = data.get("calibrate")
         if cal is not None and cal["method"] == "logit" and not cal.get("bounds"):
             raise ValidationError("method 'logit' needs bounds [lower, upper]", "calibrate")
@@ -290,13 +321,40 @@ def _design(frame: pd.DataFrame, spec: Mapping[str, Any]) -> weighting.Design:
     design_spec = spec["design"]
     probability = design_spec.get("sample_draw_id") is not None
     strata = STRATUM if probability and design_spec.get("strata") and frame[STRATUM].notna().any() else None
-    fpc = FPC if probability and design_spec.get("fpc") and frame[FPC].notna().all() else None
-    psu = design_spec.get("psu") if probability else None
-    if psu is not None and psu not in frame.columns:
-        raise ValidationFailed(f"design.psu: unknown variable {psu!r}.", {"design": {"psu": [f"unknown variable {psu!r}"]}})
+    fpc: str | list[str] | None = FPC if probability and design_spec.get("fpc") and frame[FPC].notna().all() else None
+    single_psu: str | None = design_spec.get("psu") if probability else None
+    if single_psu is not None and single_psu not in frame.columns:
+        raise ValidationFailed(f"design.psu: unknown variable {single_psu!r}.", {"design": {"psu": [f"unknown variable {single_psu!r}"]}})
+    psu: str | list[str] | None = single_psu
+    stages = design_spec.get("stages") if probability else None
+    if stages:
+        psu, stage_fpc = _stage_columns(frame, stages)
+        fpc = stage_fpc if design_spec.get("fpc") else None
     if strata is not None:
         frame[STRATUM] = frame[STRATUM].fillna("(none)")
     return weighting.Design(frame, weights=BASE_WEIGHT, strata=strata, psu=psu, fpc=fpc, lonely_psu=design_spec.get("lonely_psu", "fail"))
+
+
+def stage_keys(spec: Mapping[str, Any]) -> list[str]:
+    """Keys of the per-stage record (``SampleUnit.stage``) that a multi-stage spec reads."""
+    return [stage["population"] for stage in spec.get("design", {}).get("stages") or []]
+
+
+def _stage_columns(frame: pd.DataFrame, stages: list[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """Cluster id and population columns of each stage (422 when the draw lacks them)."""
+    ids: list[str] = []
+    populations: list[str] = []
+    for i, stage in enumerate(stages, start=1):
+        name = stage.get("psu")
+        if name is not None and name not in frame.columns:
+            raise ValidationFailed(f"design.stages: stage {i}: unknown variable {name!r}.", {"design": {"stages": [f"stage {i}: unknown variable {name!r}"]}})
+        ids.append(UNIT if name is None else name)
+        column = STAGE_PREFIX + stage["population"]
+        if column not in frame.columns or not frame[column].notna().all():
+            message = f"stage {i}: the sample draw has no {stage['population']!r} for every unit"
+            raise ValidationFailed(f"design.stages: {message}.", {"design": {"stages": [message]}})
+        populations.append(column)
+    return ids, populations
 
 
 def _compute(frame: pd.DataFrame, spec: Mapping[str, Any]) -> SchemeResult:
