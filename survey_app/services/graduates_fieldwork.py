@@ -123,8 +123,9 @@ SCHEME_NAME = "登记库校准权数 Register-calibrated weights"
 def create_weighting_scheme(session: Session, draw: GraduateDraw, *, actor: User | None = None) -> WeightingScheme:
     """A computed weighting scheme of the fieldwork project for the statistics API's estimates.
 
-    Design: the fieldwork sample draw (strata = institution province x type, PSU = institution,
-    FPC = institutions in the stratum); nonresponse classes institution x degree (collapsed to the
+    Design: the fieldwork sample draw, two stages (strata = institution province x type; stage 1
+    institutions, FPC = institutions in the stratum; stage 2 graduates, FPC = graduates of the
+    institution), as :func:`graduates_survey.weighted_design`; nonresponse classes institution x degree (collapsed to the
     institution when a class has fewer than 5 respondents); linear
     calibration to the register totals of degree x sex and province of origin, pooled exactly as
     :func:`graduates_survey.calibration_totals` does. Responses must have been collected.
@@ -148,7 +149,8 @@ def create_weighting_scheme(session: Session, draw: GraduateDraw, *, actor: User
     session.flush()
     spec = {
         "responses": "complete",
-        "design": {"sample_draw_id": int(link["sample_draw_id"]), "strata": True, "fpc": True, "psu": "institution", "lonely_psu": "certainty"},
+        "design": {"sample_draw_id": int(link["sample_draw_id"]), "strata": True, "fpc": True, "lonely_psu": "certainty",
+                   "stages": [{"psu": "institution", "population": "stage1_population"}, {"psu": None, "population": "stage2_population"}]},
         "nonresponse": {"classes": ["reg_nr_class"]},
         "calibrate": {"totals": {"reg_degree_sex": totals["cal_degree_sex"], "reg_province": totals["cal_province"]}, "method": "linear"},
     }
