@@ -9,13 +9,9 @@ every sampled unit eligible). Charts are SVG drawn by matplotlib.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import statistics
-import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -34,6 +30,7 @@ from survey_app.models import (
     SampleUnit,
     SurveyProject,
 )
+from survey_app.services import charts
 
 OUTCOMES = ("completed", "partial", "refused", "not_reached", "not_started")
 SPEEDER_RATIO = 0.4  # faster than 40% of the median completion time
@@ -159,46 +156,18 @@ def quality(session: Session, project: SurveyProject) -> Quality:
     return result
 
 
-CHART_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "PingFang SC", "Microsoft YaHei", "DejaVu Sans"]
-
-
-@contextmanager
-def _chart_style() -> Iterator[None]:
-    """Text kept as text in the SVG (``svg.fonttype: none``), so the browser draws Chinese labels
-    with its own fonts even when the server has no CJK font; CJK fonts first when present."""
-    import matplotlib
-
-    style: dict[str, Any] = {"svg.fonttype": "none", "font.family": "sans-serif", "font.sans-serif": CHART_FONTS}
-    with matplotlib.rc_context(style), warnings.catch_warnings():  # type: ignore[arg-type]
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        warnings.filterwarnings("ignore", message="findfont")
-        yield
-
-
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.figure import Figure  # the object API: no pyplot state, safe in threads
-
-    return Figure(figsize=(width, height), dpi=96)
-
-
-def _svg(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
-    return buffer.getvalue()
-
-
 OUTCOME_COLOURS = {"completed": "#1e6b30", "partial": "#8fbf5a", "refused": "#b00020", "not_reached": "#e0a100", "not_started": "#c8ced6"}
 
 
 def outcomes_chart(table: pd.DataFrame, labels: dict[str, str], title: str) -> bytes:
     """Stacked horizontal bars of the outcome shares per stratum (SVG)."""
-    with _chart_style():
+    with charts.chart_style():
         return _outcomes_chart(table, labels, title)
 
 
 def _outcomes_chart(table: pd.DataFrame, labels: dict[str, str], title: str) -> bytes:
     rows = table
-    figure = _figure(8, 0.45 * max(len(rows), 1) + 1.6)
+    figure = charts.figure(8, 0.45 * max(len(rows), 1) + 1.6)
     axes = figure.subplots()
     left = pd.Series(0.0, index=rows.index)
     sampled = rows["sampled"].where(rows["sampled"] > 0, 1)
@@ -211,17 +180,17 @@ def _outcomes_chart(table: pd.DataFrame, labels: dict[str, str], title: str) -> 
     axes.invert_yaxis()
     axes.set_title(title, pad=26)
     axes.legend(ncols=len(OUTCOMES), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize="small")
-    return _svg(figure)
+    return charts.svg(figure)
 
 
 def progress_chart(table: pd.DataFrame, sampled: int, title: str, ylabel: str) -> bytes:
     """Cumulative completed responses by day, with the sample size as a reference line (SVG)."""
-    with _chart_style():
+    with charts.chart_style():
         return _progress_chart(table, sampled, title, ylabel)
 
 
 def _progress_chart(table: pd.DataFrame, sampled: int, title: str, ylabel: str) -> bytes:
-    figure = _figure(8, 3.2)
+    figure = charts.figure(8, 3.2)
     axes = figure.subplots()
     if len(table):
         days = pd.to_datetime(table["day"])
@@ -238,7 +207,7 @@ def _progress_chart(table: pd.DataFrame, sampled: int, title: str, ylabel: str) 
     axes.set_ylim(bottom=0)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
-    return _svg(figure)
+    return charts.svg(figure)
 
 
 def summary(session: Session, project: SurveyProject, today: date | None = None) -> dict[str, Any]:

@@ -8,7 +8,6 @@ the workbook alike.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from survey_app.models import SatisfactionRun
+from survey_app.services import charts
 
 SUPPRESSED_NOTE = "suppressed"
 
@@ -60,27 +60,16 @@ def _short(label: str, width: int = 26) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
 
 
-CHART_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "PingFang SC", "Microsoft YaHei", "DejaVu Sans"]
-
-
 def chart_svg(report: CountyReport, title: str, xlabel: str, composite_label: str) -> bytes:
     """Item means on 0-100 with their CIs (error bars) and the composite index as a band.
 
     Text stays text in the SVG (``svg.fonttype: none``), so browsers draw Chinese labels with
     their own fonts even when the server has no CJK font (the layout warnings are silenced).
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    style: dict[str, Any] = {"svg.fonttype": "none", "font.family": "sans-serif", "font.sans-serif": CHART_FONTS}
-    with matplotlib.rc_context(style), warnings.catch_warnings():  # type: ignore[arg-type]
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        warnings.filterwarnings("ignore", message="findfont")
+    with charts.chart_style():
         rows = pd.DataFrame(report.items)
         shown = rows[rows["estimate"].notna()]
-        figure = Figure(figsize=(8.5, 1.2 + 0.32 * max(len(rows), 1)), dpi=96)
+        figure = charts.figure(8.5, 1.2 + 0.32 * max(len(rows), 1))
         axes = figure.add_subplot(1, 1, 1)
         y = list(range(len(rows)))[::-1]
         position = dict(zip(rows["variable"], y, strict=True))
