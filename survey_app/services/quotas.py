@@ -55,13 +55,13 @@ def matching_cells(session: Session, project_id: int, answers: Mapping[str, Any]
     return list(session.scalars(query.order_by(QuotaCell.id)))
 
 
-def reserve(session: Session, response: Response) -> list[int]:
+def reserve(session: Session, project_id: int, answers: Mapping[str, Any]) -> list[int]:
     """Count a response becoming complete against its quota cells, or raise :class:`QuotaFull`.
 
     Returns the ids of the cells counted. Must run in the transaction that completes the
     response; on :class:`QuotaFull` the caller rolls back (undoing the other cells' counts).
     """
-    cell_ids = [cell.id for cell in matching_cells(session, response.project_id, response.answers)]
+    cell_ids = [cell.id for cell in matching_cells(session, project_id, answers)]
     if not reserve_ids(session, cell_ids):
         raise QuotaFull("Thank you! We already have enough answers from people like you, so this survey is closed for you.")
     return cell_ids

@@ -21,13 +21,26 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from threading import Lock
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Select, String, and_, bindparam, exists, or_, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
 
 from survey_app.errors import AppError, Conflict, NotFound
 from survey_app.models import (
@@ -35,18 +48,31 @@ from survey_app.models import (
     InvitationKind,
     InvitationStatus,
     PageSubmission,
+    Questionnaire,
     QuestionnaireVersion,
+    QuotaCell,
     Response,
     ResponseStatus,
     SurveyProject,
+    VersionStatus,
 )
 from survey_app.models.base import utcnow
 from survey_app.questionnaire.runtime import INPUT_PREFIX, MESSAGES, Form, PageResult
-from survey_app.services import questionnaires, quotas
+from survey_app.services import quotas
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_PAGE_SECONDS = 6 * 3600
 UNIQUE_REASON = "hashed"
+
+# Tables, not mapped classes: the respondent path runs plain SQL Core statements (no unit of work,
+# no identity map), a few per page view, so that one server keeps up with many respondents.
+_INV = Invitation.__table__
+_PROJ = SurveyProject.__table__
+_RESP = Response.__table__
+_VER = QuestionnaireVersion.__table__
+_QUEST = Questionnaire.__table__
+_PAGES = PageSubmission.__table__
+_QUOTAS = QuotaCell.__table__
 
 
 class SurveyClosed(AppError):
@@ -57,20 +83,38 @@ class AlreadySubmitted(AppError):
     status, code = 409, "already_submitted"
 
 
-_FORMS: OrderedDict[tuple[int, str], Form] = OrderedDict()
 _FORMS_LOCK = Lock()
+_FORMS_EXT = "strata_forms"
+
+
+def _form_cache() -> OrderedDict[tuple[int, str], Form]:
+    """Evaluable forms of this application (one database), by version id and source hash."""
+    cache: OrderedDict[tuple[int, str], Form] | None = current_app.extensions.get(_FORMS_EXT)
+    if cache is None:
+        cache = current_app.extensions.setdefault(_FORMS_EXT, OrderedDict())
+    return cache
+
+
+def _cached_form(key: tuple[int, str], definition: Any) -> Form:
+    cache = _form_cache()
+    with _FORMS_LOCK:
+        form = cache.get(key)
+        if form is None:
+            definition = definition() if callable(definition) else definition
+            form = cache[key] = Form(definition)
+            while len(cache) > 64:
+                cache.popitem(last=False)
+        return form
 
 
 def form_for(version: QuestionnaireVersion) -> Form:
-    """The evaluable form of a version (cached per process; published versions never change)."""
-    key = (version.id, version.source_sha256 if not version.is_published else "published")
-    with _FORMS_LOCK:
-        form = _FORMS.get(key)
-        if form is None:
-            form = _FORMS[key] = Form(version.definition)
-            while len(_FORMS) > 64:
-                _FORMS.popitem(last=False)
-        return form
+    """The evaluable form of a version (cached; a version's definition changes only with its source file)."""
+    return _cached_form((version.id, version.source_sha256), lambda: version.definition)
+
+
+def _form_by_id(connection: Connection, version_id: int, sha256: str) -> Form:
+    return _cached_form((version_id, sha256), lambda: connection.execute(
+        select(_VER.c.definition).where(_VER.c.id == version_id)).scalar_one())
 
 
 def device_class(user_agent: str) -> str:
@@ -90,21 +134,47 @@ def _normalise_unique(value: Any) -> str:
     return re.sub(r"[\s()+-]", "", str(value)).lower()
 
 
+@dataclass(slots=True)
+class LinkInvitation:
+    """The columns of an invitation the respondent's pages need."""
+
+    id: int
+    token: str
+    kind: InvitationKind
+    status: InvitationStatus
+    sample_unit_id: int | None
+    project_id: int
+
+
+@dataclass(slots=True)
+class ResponseState:
+    """A response as stored (``id`` is None until its first page is saved)."""
+
+    id: int | None
+    version_id: int
+    status: ResponseStatus
+    answers: dict[str, Any]
+    missing: dict[str, Any]
+    page: int
+    furthest_page: int
+    paradata: dict[str, Any]
+    dedupe_hash: str | None
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status == ResponseStatus.COMPLETE
+
+
 @dataclass
 class Visit:
     """What a respondent's link leads to. ``state``: form, closed, complete, unavailable."""
 
-    invitation: Invitation
-    project: SurveyProject
+    invitation: LinkInvitation
+    project: SurveyProject  # transient: the columns the pages show, never flushed
     state: str
-    version: QuestionnaireVersion | None = None
-    response: Response | None = None
+    form: Form | None = None
+    response: ResponseState | None = None
     page: int = 0
-
-    @property
-    def form(self) -> Form:
-        assert self.version is not None
-        return form_for(self.version)
 
 
 @dataclass
@@ -112,90 +182,108 @@ class PageOutcome:
     """``kind``: ``next`` (go to ``page``), ``done``, or ``errors`` (show ``page`` again)."""
 
     kind: str
-    response: Response | None
+    response_id: int | None
     page: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     visit: Visit | None = None
     replayed: bool = False  # the key was already used: nothing must be written
+    token: str | None = None  # of a replayed key's response
 
     @property
     def writes(self) -> bool:
         return self.kind != "errors" and not self.replayed
 
 
-# A version's definition is read only when its form is not cached yet; the uploaded workbook never here.
-_VERSION_COLUMNS = (defer(QuestionnaireVersion.definition), defer(QuestionnaireVersion.source_xlsform))
+_PROJECT_COLUMNS = ("id", "status", "title", "title_en", "form_number", "issuing_authority", "approval_number",
+                    "valid_until", "fieldwork_start", "fieldwork_end")
+_RESPONSE_COLUMNS = ("id", "version_id", "status", "answers", "missing", "page", "furthest_page", "paradata", "dedupe_hash")
+
+
+def _link_statement(with_key: bool) -> Any:
+    """One query for a link: invitation, project, the response, the version it answers (the
+    response's, else the newest published) and, for a POST, whether the key was used and whether
+    the project has quotas."""
+    newest = (select(_VER.c.id).select_from(_VER.join(_QUEST, _QUEST.c.id == _VER.c.questionnaire_id))
+              .where(_QUEST.c.project_id == _INV.c.project_id, _VER.c.status == VersionStatus.PUBLISHED)
+              .order_by(_VER.c.number.desc()).limit(1).correlate(_INV).scalar_subquery())
+    version = _VER.alias("v")
+    columns = [
+        *(_INV.c[name].label(f"i_{name}") for name in ("id", "token", "kind", "status", "sample_unit_id", "project_id")),
+        *(_PROJ.c[name].label(f"p_{name}") for name in _PROJECT_COLUMNS),
+        *(_RESP.c[name].label(f"r_{name}") for name in _RESPONSE_COLUMNS),
+        version.c.id.label("v_id"), version.c.source_sha256.label("v_sha256"),
+    ]
+    if with_key:
+        columns += [exists().where(_PAGES.c.key == bindparam("key", type_=String)).label("key_used"),
+                    exists().where(_QUOTAS.c.project_id == _INV.c.project_id).label("has_quotas")]
+    joined = (_INV.join(_PROJ, _PROJ.c.id == _INV.c.project_id)
+              .outerjoin(_RESP, and_(_RESP.c.invitation_id == _INV.c.id,
+                                     or_(_INV.c.kind == InvitationKind.PERSONAL,
+                                         _RESP.c.id == bindparam("cookie", type_=Integer))))
+              .outerjoin(version, version.c.id == func.coalesce(_RESP.c.version_id, newest)))
+    return select(*columns).select_from(joined).where(_INV.c.token == bindparam("token", type_=String)).limit(1)
+
+
+# Built once (constructing a statement costs more than running it); only the parameters change.
+_LINK_STATEMENTS = {False: _link_statement(False), True: _link_statement(True)}
 
 
 @dataclass
 class _Link:
-    invitation: Invitation | None
+    invitation: LinkInvitation | None
     project: SurveyProject | None
-    response: Response | None
-    key_used: bool
+    response: ResponseState | None = None
+    version: tuple[int, str] | None = None
+    key_used: bool = False
+    has_quotas: bool = False
 
 
-def _link_statement(with_key: bool) -> Select[Any]:
-    query = (
-        select(Invitation, SurveyProject, Response)
-        .join(SurveyProject, SurveyProject.id == Invitation.project_id)
-        .outerjoin(Response, and_(Response.invitation_id == Invitation.id,
-                                  or_(Invitation.kind == InvitationKind.PERSONAL,
-                                      Response.id == bindparam("cookie", type_=Integer))))
-        .where(Invitation.token == bindparam("token", type_=String))
-        .limit(1)
-    )
-    return query.add_columns(exists().where(PageSubmission.key == bindparam("key", type_=String))) if with_key else query
-
-
-# Built once (constructing the statement cost more than running it); only the parameters change.
-_LINK_STATEMENTS = {False: _link_statement(False), True: _link_statement(True)}
-
-
-def _link(session: Session, token: str, cookie_response_id: int | None, key: str | None = None) -> _Link:
-    """The link's invitation, project and response (and whether ``key`` was used) in one query.
+def _link(connection: Connection, token: str, cookie_response_id: int | None, key: str | None = None) -> _Link:
+    """The link's invitation, project, response and version (and whether ``key`` was used) in one query.
 
     A personal link's response is its own; an open link's is the cookie's, if it came from this link.
     """
     if not token or len(token) > 64:
-        return _Link(None, None, None, False)
+        return _Link(None, None)
     params: dict[str, Any] = {"token": token, "cookie": cookie_response_id}
     if key is not None:
         params["key"] = key
-    row = session.execute(_LINK_STATEMENTS[key is not None], params).first()
+    row = connection.execute(_LINK_STATEMENTS[key is not None], params).first()
     if row is None:
-        return _Link(None, None, None, bool(key) and session.scalar(select(exists().where(PageSubmission.key == key))) is True)
-    response = row[2]
-    if response is not None:
-        session.get(QuestionnaireVersion, response.version_id, options=_VERSION_COLUMNS)
-    return _Link(row[0], row[1], response, bool(row[3]) if key is not None else False)
+        used = bool(key) and connection.execute(select(exists().where(_PAGES.c.key == key))).scalar() is True
+        return _Link(None, None, key_used=used)
+    values = row._mapping
+    invitation = LinkInvitation(*(values[f"i_{name}"] for name in ("id", "token", "kind", "status", "sample_unit_id", "project_id")))
+    project = SurveyProject(**{name: values[f"p_{name}"] for name in _PROJECT_COLUMNS})
+    response = (ResponseState(*(values[f"r_{name}"] for name in _RESPONSE_COLUMNS))
+                if values["r_id"] is not None else None)
+    version = (values["v_id"], values["v_sha256"]) if values["v_id"] is not None else None
+    return _Link(invitation, project, response, version,
+                 bool(values["key_used"]) if key is not None else False,
+                 bool(values["has_quotas"]) if key is not None else False)
 
 
-def _valid(link: _Link) -> tuple[Invitation, SurveyProject]:
+def _valid(link: _Link) -> tuple[LinkInvitation, SurveyProject]:
     """The link's invitation and project; revoked and unknown tokens are not found."""
     if link.invitation is None or link.project is None or link.invitation.status == InvitationStatus.REVOKED:
         raise NotFound(_("This survey link is not valid."))
     return link.invitation, link.project
 
 
-def _current_version(session: Session, project_id: int) -> QuestionnaireVersion | None:
-    return questionnaires.current_published(session, project_id, options=_VERSION_COLUMNS)
-
-
 def visit(session: Session, token: str, cookie_response_id: int | None, *, today: date,
           requested_page: int | None = None) -> Visit:
     """Resolve a link for a GET: which page to show, or why not."""
-    link = _link(session, token, cookie_response_id)
+    connection = session.connection()
+    link = _link(connection, token, cookie_response_id)
     invitation, project = _valid(link)
     response = link.response
+    form = _form_by_id(connection, *link.version) if link.version is not None else None
     if response is not None and response.is_complete:
-        return Visit(invitation, project, "complete", response.version, response)
+        return Visit(invitation, project, "complete", form, response)
     if not project.accepts_responses_on(today):
         return Visit(invitation, project, "closed")
-    version = response.version if response is not None else _current_version(session, project.id)
-    if version is None:
+    if form is None:
         return Visit(invitation, project, "unavailable")
-    form = form_for(version)
     answers = response.answers if response is not None else {}
     first = form.next_page(-1, answers) or 0
     page = response.page if response is not None else first
@@ -203,17 +291,28 @@ def visit(session: Session, token: str, cookie_response_id: int | None, *, today
         _values, relevant = form.evaluate(answers)
         if form.page_visible(requested_page, relevant):
             page = requested_page
-    return Visit(invitation, project, "form", version, response, page)
+    return Visit(invitation, project, "form", form, response, page)
+
+
+_REPLAY = (select(_PAGES.c.outcome, _PAGES.c.response_id, _INV.c.token)
+           .select_from(_PAGES.join(_RESP, _RESP.c.id == _PAGES.c.response_id)
+                        .outerjoin(_INV, _INV.c.id == _RESP.c.invitation_id))
+           .where(_PAGES.c.key == bindparam("key", type_=String)))
 
 
 def replay(session: Session, key: str) -> PageOutcome | None:
     """The outcome already recorded for an idempotency key, if any."""
-    done = session.scalars(select(PageSubmission).where(PageSubmission.key == key)).first()
+    done = session.connection().execute(_REPLAY, {"key": key}).first()
     if done is None:
         return None
-    if done.outcome == "done":
-        return PageOutcome("done", done.response, replayed=True)
-    return PageOutcome("next", done.response, int(done.outcome.split(":", 1)[1]), replayed=True)
+    outcome, response_id, token = done
+    if outcome == "done":
+        return PageOutcome("done", response_id, replayed=True, token=token)
+    return PageOutcome("next", response_id, int(outcome.split(":", 1)[1]), replayed=True, token=token)
+
+
+def _out_of_date() -> Conflict:
+    return Conflict(_("This page is out of date. Please reload it and answer again."))
 
 
 def submit_page(session: Session, token: str, cookie_response_id: int | None, formdata: Mapping[str, list[str]], *,
@@ -221,13 +320,14 @@ def submit_page(session: Session, token: str, cookie_response_id: int | None, fo
                 shown_at: float | None, today: date) -> PageOutcome:
     """Apply one page POST. On ``errors`` nothing must be committed (the caller rolls back)."""
     if not KEY_PATTERN.match(key or ""):
-        raise Conflict(_("This page is out of date. Please reload it and answer again."))
-    link = _link(session, token, cookie_response_id, key)
+        raise _out_of_date()
+    connection = session.connection()
+    link = _link(connection, token, cookie_response_id, key)
     if link.key_used:
         previous = replay(session, key)
         if previous is not None:
-            if previous.response is None or previous.response.invitation.token != token:
-                raise Conflict(_("This page is out of date. Please reload it and answer again."))
+            if previous.token != token:
+                raise _out_of_date()
             return previous
     invitation, project = _valid(link)
     response = link.response
@@ -235,51 +335,40 @@ def submit_page(session: Session, token: str, cookie_response_id: int | None, fo
         raise AlreadySubmitted(_("This questionnaire has already been submitted. Thank you."))
     if not project.accepts_responses_on(today):
         raise SurveyClosed(_("This survey is closed and accepts no answers."))
+    if link.version is None:
+        raise NotFound(_("This survey has no published questionnaire yet."))
+    form = _form_by_id(connection, *link.version)
     if response is None:
-        response = _start(session, invitation, project, page, language, user_agent, client_ip, secret)
-    form = form_for(response.version)
+        if page != (form.next_page(-1, {}) or 0):
+            raise Conflict(_("Your answers on this device have expired. Please start again from the first page."))
+        response = ResponseState(None, link.version[0], ResponseStatus.PARTIAL, {}, {}, page, page,
+                                 {"pages": {}, "visits": 0}, None)
     if not 0 <= page < len(form.pages) or page > response.furthest_page:
-        raise Conflict(_("This page is out of date. Please reload it and answer again."))
+        raise _out_of_date()
     result = form.apply_page(page, formdata, response.answers, response.missing, language)
-    _check_unique(session, form, page, response, result, secret)
+    _check_unique(connection, form, page, project.id, response, result, secret)
     if not result.ok:
         late = replay(session, key)  # a concurrent retry of this very POST finished meanwhile
         if late is not None:
             return late
-        return PageOutcome("errors", response, page, result.errors, Visit(invitation, project, "form", response.version, response, page))
+        return PageOutcome("errors", response.id, page, result.errors, Visit(invitation, project, "form", form, response, page))
     outcome = _save(session, form, response, invitation, result, key=key, page=page, language=language,
-                    user_agent=user_agent, shown_at=shown_at)
+                    user_agent=user_agent, shown_at=shown_at, client_ip=client_ip, secret=secret,
+                    has_quotas=link.has_quotas)
     if outcome.kind == "errors":
-        outcome.visit = Visit(invitation, project, "form", response.version, response, outcome.page)
+        outcome.visit = Visit(invitation, project, "form", form, response, outcome.page)
     return outcome
 
 
-def _start(session: Session, invitation: Invitation, project: SurveyProject, page: int, language: str,
-           user_agent: str, client_ip: str, secret: str) -> Response:
-    version = _current_version(session, project.id)
-    if version is None:
-        raise NotFound(_("This survey has no published questionnaire yet."))
-    if page != (form_for(version).next_page(-1, {}) or 0):
-        raise Conflict(_("Your answers on this device have expired. Please start again from the first page."))
-    response = Response(
-        project_id=project.id, version_id=version.id, version=version, invitation_id=invitation.id,
-        sample_unit_id=invitation.sample_unit_id if invitation.kind == InvitationKind.PERSONAL else None,
-        answers={}, missing={}, page=page, furthest_page=page, language=language,
-        device_class=device_class(user_agent), paradata={"pages": {}, "visits": 0},
-        ip_hash=keyed_hash(secret, "ip", client_ip) if client_ip else "",
-    )
-    session.add(response)
-    return response
-
-
-def _check_unique(session: Session, form: Form, page: int, response: Response, result: PageResult, secret: str) -> None:
+def _check_unique(connection: Connection, form: Form, page: int, project_id: int, response: ResponseState,
+                  result: PageResult, secret: str) -> None:
     """Replace the unique question's answer by a keyed hash; refuse a value already used."""
     name = form.definition["settings"].get("unique_question") or ""
     if not name or form.page_of.get(name) != page or name in result.errors or result.answers.get(name) is None:
         return
-    digest = keyed_hash(secret, f"unique:{response.project_id}", _normalise_unique(result.answers[name]))
-    taken = session.scalars(select(Response.id).where(Response.project_id == response.project_id,
-                                                      Response.dedupe_hash == digest)).first()
+    digest = keyed_hash(secret, f"unique:{project_id}", _normalise_unique(result.answers[name]))
+    taken = connection.execute(select(_RESP.c.id).where(_RESP.c.project_id == project_id,
+                                                        _RESP.c.dedupe_hash == digest).limit(1)).scalar()
     if taken is not None and taken != response.id:
         result.errors[name] = str(MESSAGES["unique_used"])
         return
@@ -288,45 +377,63 @@ def _check_unique(session: Session, form: Form, page: int, response: Response, r
     result.missing[name] = UNIQUE_REASON
 
 
-def _save(session: Session, form: Form, response: Response, invitation: Invitation, result: PageResult, *,
-          key: str, page: int, language: str, user_agent: str, shown_at: float | None) -> PageOutcome:
+_INSERT_RESPONSE = insert(_RESP).returning(_RESP.c.id)
+_UPDATE_RESPONSE = update(_RESP).where(_RESP.c.id == bindparam("rid", type_=Integer), _RESP.c.status == ResponseStatus.PARTIAL)
+_INSERT_PAGE = insert(_PAGES)
+_UPDATE_INVITATION = update(_INV).where(_INV.c.id == bindparam("iid", type_=Integer))
+
+
+def _save(session: Session, form: Form, response: ResponseState, invitation: LinkInvitation, result: PageResult, *,
+          key: str, page: int, language: str, user_agent: str, shown_at: float | None, client_ip: str, secret: str,
+          has_quotas: bool) -> PageOutcome:
+    """Write the page: the response (inserted on its first page), the idempotency key, the invitation's
+    status and, on completion, the quota counts, in the caller's transaction (a few statements)."""
     answers, missing = result.answers, result.missing
     paradata = {"pages": dict(response.paradata.get("pages", {})), "visits": int(response.paradata.get("visits", 0)) + 1}
     if shown_at is not None:
         spent = min(max(time.time() - shown_at, 0.0), MAX_PAGE_SECONDS)
         page_name = form.pages[page]["name"]
         paradata["pages"][page_name] = round(paradata["pages"].get(page_name, 0.0) + spent, 1)
-    response.paradata = paradata
-    response.language = language
-    response.device_class = device_class(user_agent)
     following = form.next_page(page, answers)
+    now = utcnow()
+    submitted_at: datetime | None = None
     if following is None:
         checked, bad_page = form.check_all(answers, missing, language)
         if bad_page is not None:
-            return PageOutcome("errors", response, bad_page, checked.errors)
-        response.answers, response.missing = checked.answers, checked.missing
-        response.status = ResponseStatus.COMPLETE
-        response.submitted_at = utcnow()
-        if invitation.kind == InvitationKind.PERSONAL:
-            invitation.status = InvitationStatus.SUBMITTED
-            invitation.submitted_at = response.submitted_at
-        outcome = "done"
-        # Everything is in place before the quota check, so that one flush writes the response,
-        # the invitation and the idempotency key (its unique constraint raises IntegrityError here).
-        session.add(PageSubmission(key=key, response=response, page=page, outcome=outcome))
-        quotas.reserve(session, response)  # raises quotas.QuotaFull when a quota cell is full
+            return PageOutcome("errors", response.id, bad_page, checked.errors)
+        answers, missing = checked.answers, checked.missing
+        status, outcome, submitted_at = ResponseStatus.COMPLETE, "done", now
     else:
-        response.answers, response.missing = answers, missing
-        response.page = following
-        response.furthest_page = max(response.furthest_page, following)
-        if invitation.status == InvitationStatus.ISSUED:
-            invitation.status = InvitationStatus.STARTED
-        outcome = f"page:{following}"
-        session.add(PageSubmission(key=key, response=response, page=page, outcome=outcome))
-    session.flush()
+        status, outcome = ResponseStatus.PARTIAL, f"page:{following}"
+    values: dict[str, Any] = {
+        "status": status, "answers": answers, "missing": missing, "page": page if following is None else following,
+        "furthest_page": max(response.furthest_page, following or page), "language": language,
+        "device_class": device_class(user_agent), "paradata": paradata, "dedupe_hash": response.dedupe_hash,
+        "updated_at": now, "submitted_at": submitted_at,
+    }
+    connection = session.connection()
+    if response.id is None:
+        response.id = connection.execute(_INSERT_RESPONSE, {
+            **values, "project_id": invitation.project_id, "version_id": response.version_id,
+            "invitation_id": invitation.id, "started_at": now,
+            "sample_unit_id": invitation.sample_unit_id if invitation.kind == InvitationKind.PERSONAL else None,
+            "ip_hash": keyed_hash(secret, "ip", client_ip) if client_ip else ""}).scalar_one()
+    elif connection.execute(_UPDATE_RESPONSE, {**values, "rid": response.id}).rowcount != 1:
+        raise AlreadySubmitted(_("This questionnaire has already been submitted. Thank you."))  # completed meanwhile
+    # The key's unique constraint makes a concurrent retry of this POST fail here (IntegrityError).
+    connection.execute(_INSERT_PAGE, {"key": key, "response_id": response.id, "page": page, "outcome": outcome,
+                                      "created_at": now})
     if outcome == "done":
-        return PageOutcome("done", response)
-    return PageOutcome("next", response, following or 0)
+        if invitation.kind == InvitationKind.PERSONAL:
+            connection.execute(_UPDATE_INVITATION, {"iid": invitation.id, "status": InvitationStatus.SUBMITTED,
+                                                    "submitted_at": now})
+    elif invitation.status == InvitationStatus.ISSUED:
+        connection.execute(_UPDATE_INVITATION, {"iid": invitation.id, "status": InvitationStatus.STARTED})
+    if outcome == "done" and has_quotas:
+        quotas.reserve(session, invitation.project_id, answers)  # raises quotas.QuotaFull when a cell is full
+    if outcome == "done":
+        return PageOutcome("done", response.id)
+    return PageOutcome("next", response.id, following or 0)
 
 
 def raw_inputs(formdata: Mapping[str, list[str]]) -> dict[str, list[str]]:

@@ -65,17 +65,19 @@ def _questions_html(form: Form, view: dict[str, Any], language: str) -> Markup |
 
 def _render(visit: Visit, page: int, *, errors: dict[str, str] | None = None,
             raw: dict[str, list[str]] | None = None, status: int = 200) -> ResponseReturnValue:
+    form = visit.form
+    assert form is not None
     answers = visit.response.answers if visit.response is not None else {}
     missing = visit.response.missing if visit.response is not None else {}
     language = _language()
-    view = page_view(visit.form, page, answers, missing, language, errors, raw)
-    position, total = progress(visit.form, page, answers)
-    previous = visit.form.previous_page(page, answers) if visit.response is not None else None
+    view = page_view(form, page, answers, missing, language, errors, raw)
+    position, total = progress(form, page, answers)
+    previous = form.previous_page(page, answers) if visit.response is not None else None
     return render_template(
         "respond/page.html", visit=visit, project=visit.project, page=view, position=position, total=total,
-        title=visit.form.text(visit.form.definition["settings"]["title"], language) or visit.project.title,
+        title=form.text(form.definition["settings"]["title"], language) or visit.project.title,
         previous=previous, submission_key=secrets.token_urlsafe(24), shown_at=f"{time.time():.3f}",
-        questions_html=_questions_html(visit.form, view, language),
+        questions_html=_questions_html(form, view, language),
     ), status
 
 
@@ -127,8 +129,8 @@ def submit(token: str) -> ResponseReturnValue:
     session.rollback()  # nothing left to write (a replayed key, or already committed)
     target = url_for("respond.done", token=token) if outcome.kind == "done" else url_for("respond.start", token=token)
     reply = redirect(target, code=303)
-    if outcome.response is not None:
-        reply.set_cookie(COOKIE, _signer().dumps(outcome.response.id), max_age=180 * 86400, path=f"/r/{token}",
+    if outcome.response_id is not None:
+        reply.set_cookie(COOKIE, _signer().dumps(outcome.response_id), max_age=180 * 86400, path=f"/r/{token}",
                          httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
     return reply
 
