@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from threading import Lock
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -31,6 +31,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     String,
+    Table,
     and_,
     bindparam,
     exists,
@@ -66,13 +67,13 @@ UNIQUE_REASON = "hashed"
 
 # Tables, not mapped classes: the respondent path runs plain SQL Core statements (no unit of work,
 # no identity map), a few per page view, so that one server keeps up with many respondents.
-_INV = Invitation.__table__
-_PROJ = SurveyProject.__table__
-_RESP = Response.__table__
-_VER = QuestionnaireVersion.__table__
-_QUEST = Questionnaire.__table__
-_PAGES = PageSubmission.__table__
-_QUOTAS = QuotaCell.__table__
+_INV = cast(Table, Invitation.__table__)
+_PROJ = cast(Table, SurveyProject.__table__)
+_RESP = cast(Table, Response.__table__)
+_VER = cast(Table, QuestionnaireVersion.__table__)
+_QUEST = cast(Table, Questionnaire.__table__)
+_PAGES = cast(Table, PageSubmission.__table__)
+_QUOTAS = cast(Table, QuotaCell.__table__)
 
 
 class SurveyClosed(AppError):
@@ -194,7 +195,7 @@ class PageOutcome:
         return self.kind != "errors" and not self.replayed
 
 
-_PROJECT_COLUMNS = ("id", "status", "title", "title_en", "form_number", "issuing_authority", "approval_number",
+PROJECT_COLUMNS = ("id", "status", "title", "title_en", "form_number", "issuing_authority", "approval_number",
                     "valid_until", "fieldwork_start", "fieldwork_end")
 _RESPONSE_COLUMNS = ("id", "version_id", "status", "answers", "missing", "page", "furthest_page", "paradata", "dedupe_hash")
 
@@ -209,7 +210,7 @@ def _link_statement(with_key: bool) -> Any:
     version = _VER.alias("v")
     columns = [
         *(_INV.c[name].label(f"i_{name}") for name in ("id", "token", "kind", "status", "sample_unit_id", "project_id")),
-        *(_PROJ.c[name].label(f"p_{name}") for name in _PROJECT_COLUMNS),
+        *(_PROJ.c[name].label(f"p_{name}") for name in PROJECT_COLUMNS),
         *(_RESP.c[name].label(f"r_{name}") for name in _RESPONSE_COLUMNS),
         version.c.id.label("v_id"), version.c.source_sha256.label("v_sha256"),
     ]
@@ -254,7 +255,7 @@ def _link(connection: Connection, token: str, cookie_response_id: int | None, ke
         return _Link(None, None, key_used=used)
     values = row._mapping
     invitation = LinkInvitation(*(values[f"i_{name}"] for name in ("id", "token", "kind", "status", "sample_unit_id", "project_id")))
-    project = SurveyProject(**{name: values[f"p_{name}"] for name in _PROJECT_COLUMNS})
+    project = SurveyProject(**{name: values[f"p_{name}"] for name in PROJECT_COLUMNS})
     response = (ResponseState(*(values[f"r_{name}"] for name in _RESPONSE_COLUMNS))
                 if values["r_id"] is not None else None)
     version = (values["v_id"], values["v_sha256"]) if values["v_id"] is not None else None
@@ -270,10 +271,14 @@ def _valid(link: _Link) -> tuple[LinkInvitation, SurveyProject]:
     return link.invitation, link.project
 
 
+_READ_ONLY = {"isolation_level": "AUTOCOMMIT"}
+
+
 def visit(session: Session, token: str, cookie_response_id: int | None, *, today: date,
           requested_page: int | None = None) -> Visit:
-    """Resolve a link for a GET: which page to show, or why not."""
-    connection = session.connection()
+    """Resolve a link for a GET: which page to show, or why not (reads only: outside a transaction, the
+    query runs in autocommit mode, which spares the BEGIN and ROLLBACK round trips)."""
+    connection = session.connection() if session.in_transaction() else session.connection(execution_options=_READ_ONLY)
     link = _link(connection, token, cookie_response_id)
     invitation, project = _valid(link)
     response = link.response
@@ -321,7 +326,8 @@ def submit_page(session: Session, token: str, cookie_response_id: int | None, fo
     """Apply one page POST. On ``errors`` nothing must be committed (the caller rolls back)."""
     if not KEY_PATTERN.match(key or ""):
         raise _out_of_date()
-    connection = session.connection()
+    autocommit = not session.in_transaction()  # reads outside a transaction run in autocommit mode
+    connection = session.connection(execution_options=_READ_ONLY) if autocommit else session.connection()
     link = _link(connection, token, cookie_response_id, key)
     if link.key_used:
         previous = replay(session, key)
@@ -354,7 +360,7 @@ def submit_page(session: Session, token: str, cookie_response_id: int | None, fo
         return PageOutcome("errors", response.id, page, result.errors, Visit(invitation, project, "form", form, response, page))
     outcome = _save(session, form, response, invitation, result, key=key, page=page, language=language,
                     user_agent=user_agent, shown_at=shown_at, client_ip=client_ip, secret=secret,
-                    has_quotas=link.has_quotas)
+                    has_quotas=link.has_quotas, autocommit=autocommit)
     if outcome.kind == "errors":
         outcome.visit = Visit(invitation, project, "form", form, response, outcome.page)
     return outcome
@@ -377,19 +383,94 @@ def _check_unique(connection: Connection, form: Form, page: int, project_id: int
     result.missing[name] = UNIQUE_REASON
 
 
-_INSERT_RESPONSE = insert(_RESP).returning(_RESP.c.id)
-_UPDATE_RESPONSE = update(_RESP).where(_RESP.c.id == bindparam("rid", type_=Integer), _RESP.c.status == ResponseStatus.PARTIAL)
-_INSERT_PAGE = insert(_PAGES)
-_UPDATE_INVITATION = update(_INV).where(_INV.c.id == bindparam("iid", type_=Integer))
+_UPDATED = ("status", "answers", "missing", "page", "furthest_page", "language", "device_class", "paradata",
+            "dedupe_hash", "updated_at", "submitted_at")
+_INSERTED = (*_UPDATED, "project_id", "version_id", "invitation_id", "sample_unit_id", "ip_hash", "started_at")
+
+
+def _bind(columns: tuple[str, ...]) -> dict[str, Any]:
+    return {name: bindparam(f"r_{name}", type_=_RESP.c[name].type) for name in columns}
+
+
+def _response_write(new: bool) -> Any:
+    """INSERT the response (first page) or UPDATE it while it is partial, returning its id."""
+    if new:
+        return insert(_RESP).values(_bind(_INSERTED)).returning(_RESP.c.id)
+    return (update(_RESP).where(_RESP.c.id == bindparam("rid", type_=Integer), _RESP.c.status == ResponseStatus.PARTIAL)
+            .values(_bind(_UPDATED)).returning(_RESP.c.id))
+
+
+_PAGE_PARAMS = (bindparam("key", type_=_PAGES.c.key.type), bindparam("page", type_=Integer),
+                bindparam("outcome", type_=_PAGES.c.outcome.type), bindparam("now", type_=_PAGES.c.created_at.type))
+
+
+def _invitation_write(submitted: bool) -> Any:
+    values: dict[str, Any] = {"status": bindparam("i_status", type_=_INV.c.status.type)}
+    if submitted:
+        values["submitted_at"] = bindparam("now", type_=_INV.c.submitted_at.type)
+    return update(_INV).where(_INV.c.id == bindparam("iid", type_=Integer)).values(values)
+
+
+@dataclass
+class _Write:
+    """What saving one page writes: ``response`` values (``rid`` set for an update), the page
+    submission (``key``, ``page``, ``outcome``, ``now``) and, if its status changes, the invitation."""
+
+    params: dict[str, Any]
+    new: bool
+    invitation: str | None  # "submitted", "started" or None
+
+
+def _write_statements(connection: Connection, write: _Write) -> int | None:
+    """The page as separate statements (inside the caller's transaction); the response id, or None when
+    the response was completed meanwhile (nothing then written)."""
+    response_id = connection.execute(_STATEMENTS[("response", write.new)], write.params).scalar()
+    if response_id is None:
+        return None
+    key, page, outcome, now = _PAGE_PARAMS
+    connection.execute(insert(_PAGES).values(key=key, response_id=response_id, page=page, outcome=outcome, created_at=now),
+                       write.params)  # the key's unique constraint stops a concurrent retry here (IntegrityError)
+    if write.invitation is not None:
+        connection.execute(_STATEMENTS[("invitation", write.invitation == "submitted")], write.params)
+    return int(response_id)
+
+
+def _one_statement(new: bool, invitation: str | None) -> Any:
+    """The same writes as :func:`_write_statements` in one PostgreSQL statement (data-modifying CTEs),
+    atomic on its own, so a page needs no BEGIN and COMMIT round trips."""
+    written = _response_write(new).cte("written")
+    page = insert(_PAGES).from_select(["key", "response_id", "page", "outcome", "created_at"], select(
+        _PAGE_PARAMS[0], written.c.id, *_PAGE_PARAMS[1:])).cte("page_written")
+    statement = select(written.c.id).add_cte(page)
+    if invitation is not None:
+        statement = statement.add_cte(
+            _invitation_write(invitation == "submitted").where(exists(select(written.c.id))).cte("invitation_written"))
+    return statement
+
+
+_STATEMENTS: dict[tuple[Any, ...], Any] = {
+    **{("response", new): _response_write(new) for new in (True, False)},
+    **{("invitation", submitted): _invitation_write(submitted) for submitted in (True, False)},
+    **{("one", new, invitation): _one_statement(new, invitation) for new in (True, False) for invitation in ("submitted", "started", None)},
+}
+
+
+def _write_one_statement(connection: Connection, write: _Write) -> int | None:
+    response_id = connection.execute(_STATEMENTS[("one", write.new, write.invitation)], write.params).scalar()
+    return None if response_id is None else int(response_id)
 
 
 def _save(session: Session, form: Form, response: ResponseState, invitation: LinkInvitation, result: PageResult, *,
           key: str, page: int, language: str, user_agent: str, shown_at: float | None, client_ip: str, secret: str,
-          has_quotas: bool) -> PageOutcome:
+          has_quotas: bool, autocommit: bool) -> PageOutcome:
     """Write the page: the response (inserted on its first page), the idempotency key, the invitation's
-    status and, on completion, the quota counts, in the caller's transaction (a few statements)."""
+    status and, on completion, the quota counts.
+
+    On PostgreSQL a page without quotas to count is one statement on the autocommit connection of the
+    reads (``autocommit``); otherwise the writes run in a transaction that the caller commits.
+    """
     answers, missing = result.answers, result.missing
-    paradata = {"pages": dict(response.paradata.get("pages", {})), "visits": int(response.paradata.get("visits", 0)) + 1}
+    paradata: dict[str, Any] = {"pages": dict(response.paradata.get("pages", {})), "visits": int(response.paradata.get("visits", 0)) + 1}
     if shown_at is not None:
         spent = min(max(time.time() - shown_at, 0.0), MAX_PAGE_SECONDS)
         page_name = form.pages[page]["name"]
@@ -405,32 +486,43 @@ def _save(session: Session, form: Form, response: ResponseState, invitation: Lin
         status, outcome, submitted_at = ResponseStatus.COMPLETE, "done", now
     else:
         status, outcome = ResponseStatus.PARTIAL, f"page:{following}"
-    values: dict[str, Any] = {
-        "status": status, "answers": answers, "missing": missing, "page": page if following is None else following,
-        "furthest_page": max(response.furthest_page, following or page), "language": language,
-        "device_class": device_class(user_agent), "paradata": paradata, "dedupe_hash": response.dedupe_hash,
-        "updated_at": now, "submitted_at": submitted_at,
+    params: dict[str, Any] = {
+        "r_status": status, "r_answers": answers, "r_missing": missing, "r_page": page if following is None else following,
+        "r_furthest_page": max(response.furthest_page, following or page), "r_language": language,
+        "r_device_class": device_class(user_agent), "r_paradata": paradata, "r_dedupe_hash": response.dedupe_hash,
+        "r_updated_at": now, "r_submitted_at": submitted_at,
+        "key": key, "page": page, "outcome": outcome, "now": now, "iid": invitation.id,
     }
-    connection = session.connection()
     if response.id is None:
-        response.id = connection.execute(_INSERT_RESPONSE, {
-            **values, "project_id": invitation.project_id, "version_id": response.version_id,
-            "invitation_id": invitation.id, "started_at": now,
-            "sample_unit_id": invitation.sample_unit_id if invitation.kind == InvitationKind.PERSONAL else None,
-            "ip_hash": keyed_hash(secret, "ip", client_ip) if client_ip else ""}).scalar_one()
-    elif connection.execute(_UPDATE_RESPONSE, {**values, "rid": response.id}).rowcount != 1:
-        raise AlreadySubmitted(_("This questionnaire has already been submitted. Thank you."))  # completed meanwhile
-    # The key's unique constraint makes a concurrent retry of this POST fail here (IntegrityError).
-    connection.execute(_INSERT_PAGE, {"key": key, "response_id": response.id, "page": page, "outcome": outcome,
-                                      "created_at": now})
+        params.update({
+            "r_project_id": invitation.project_id, "r_version_id": response.version_id, "r_invitation_id": invitation.id,
+            "r_sample_unit_id": invitation.sample_unit_id if invitation.kind == InvitationKind.PERSONAL else None,
+            "r_ip_hash": keyed_hash(secret, "ip", client_ip) if client_ip else "", "r_started_at": now})
+    else:
+        params["rid"] = response.id
+    changes = None
     if outcome == "done":
         if invitation.kind == InvitationKind.PERSONAL:
-            connection.execute(_UPDATE_INVITATION, {"iid": invitation.id, "status": InvitationStatus.SUBMITTED,
-                                                    "submitted_at": now})
+            changes = "submitted"
     elif invitation.status == InvitationStatus.ISSUED:
-        connection.execute(_UPDATE_INVITATION, {"iid": invitation.id, "status": InvitationStatus.STARTED})
-    if outcome == "done" and has_quotas:
-        quotas.reserve(session, invitation.project_id, answers)  # raises quotas.QuotaFull when a cell is full
+        changes = "started"
+    if changes is not None:
+        params["i_status"] = InvitationStatus.SUBMITTED if changes == "submitted" else InvitationStatus.STARTED
+    write = _Write(params, response.id is None, changes)
+    counts_quotas = outcome == "done" and has_quotas
+    one_statement = session.get_bind().dialect.name == "postgresql"
+    if autocommit and one_statement and not counts_quotas:
+        response_id = _write_one_statement(session.connection(), write)
+    else:
+        if autocommit:
+            session.commit()  # ends the reads (nothing to commit); the next statement begins a transaction
+        connection = session.connection()
+        response_id = (_write_one_statement if one_statement else _write_statements)(connection, write)
+        if response_id is not None and counts_quotas:
+            quotas.reserve(session, invitation.project_id, answers)  # raises quotas.QuotaFull when a cell is full
+    if response_id is None:
+        raise AlreadySubmitted(_("This questionnaire has already been submitted. Thank you."))  # completed meanwhile
+    response.id = response_id
     if outcome == "done":
         return PageOutcome("done", response.id)
     return PageOutcome("next", response.id, following or 0)

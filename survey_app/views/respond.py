@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
 from itsdangerous import BadSignature, URLSafeSerializer
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
 from survey_app import db
@@ -63,22 +65,52 @@ def _questions_html(form: Form, view: dict[str, Any], language: str) -> Markup |
     return html  # type: ignore[no-any-return]
 
 
+# Stand-ins for what differs between respondents on a first visit, replaced in the cached page.
+# Random per process, so that no designer text can contain them.
+_MARKS = {name: f"strata{secrets.token_hex(12)}{name}" for name in ("token", "csrf", "key", "shown")}
+
+
 def _render(visit: Visit, page: int, *, errors: dict[str, str] | None = None,
             raw: dict[str, list[str]] | None = None, status: int = 200) -> ResponseReturnValue:
     form = visit.form
     assert form is not None
+    language = _language()
+    if visit.response is None and not errors and not raw:
+        return _first_visit(visit, form, page, language), status
+    return _render_page(visit, form, page, language, errors=errors, raw=raw), status
+
+
+def _render_page(visit: Visit, form: Form, page: int, language: str, *, errors: dict[str, str] | None = None,
+                 raw: dict[str, list[str]] | None = None, **context: Any) -> str:
     answers = visit.response.answers if visit.response is not None else {}
     missing = visit.response.missing if visit.response is not None else {}
-    language = _language()
     view = page_view(form, page, answers, missing, language, errors, raw)
     position, total = progress(form, page, answers)
     previous = form.previous_page(page, answers) if visit.response is not None else None
+    context = {"submission_key": secrets.token_urlsafe(24), "shown_at": f"{time.time():.3f}", **context}
     return render_template(
         "respond/page.html", visit=visit, project=visit.project, page=view, position=position, total=total,
         title=form.text(form.definition["settings"]["title"], language) or visit.project.title,
-        previous=previous, submission_key=secrets.token_urlsafe(24), shown_at=f"{time.time():.3f}",
-        questions_html=_questions_html(form, view, language),
-    ), status
+        previous=previous, questions_html=_questions_html(form, view, language), **context)
+
+
+def _first_visit(visit: Visit, form: Form, page: int, language: str) -> str:
+    """A page before any answer: the same HTML for every respondent but for the link, the CSRF token,
+    the idempotency key and the time shown, so it is rendered once per form, page, language and
+    project labels (an edited label makes a new entry) and only those four are filled in."""
+    project = visit.project
+    key = ("first_visit", page, language, str(get_locale()),
+           tuple(getattr(project, name) for name in responses.PROJECT_COLUMNS))
+    shell = form.memo.get(key)
+    if shell is None:
+        stand_in = Visit(replace(visit.invitation, token=_MARKS["token"]), project, visit.state, form, None, page)
+        shell = _render_page(stand_in, form, page, language, csrf_token=lambda: _MARKS["csrf"],
+                             submission_key=_MARKS["key"], shown_at=_MARKS["shown"])
+        if len(form.memo) < 256:
+            form.memo[key] = shell
+    links = (escape(url_for("respond.submit", token=_MARKS["token"])), escape(url_for("respond.submit", token=visit.invitation.token)))
+    return (shell.replace(*links).replace(_MARKS["csrf"], generate_csrf())
+            .replace(_MARKS["key"], secrets.token_urlsafe(24)).replace(_MARKS["shown"], f"{time.time():.3f}"))
 
 
 def _closed(visit: Visit) -> ResponseReturnValue:

@@ -331,3 +331,29 @@ def test_a_survey_without_a_published_questionnaire_is_not_available(client: Fla
     assert page.status_code == 403 and "not available yet" in page.get_data(as_text=True)
     reply = client.post(f"/r/{link.token}", data={"submission_key": "k" * 32, "page": "0"})
     assert reply.status_code == 404 and session.scalar(select(func.count(Response.id))) == 0
+
+
+def _varying(html: str) -> str:
+    """A page without what differs between two renders for one respondent (key, time shown, CSRF token)."""
+    return re.sub(r'name="(submission_key|shown_at|csrf_token)" value="[^"]*"', r'name="\1" value=""', html)
+
+
+def test_first_visit_pages_come_from_a_cache_that_changes_only_the_respondents_values(app: Flask, world: World) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    first, second = app.test_client(), app.test_client()
+    a = first.get(f"/r/{world.graduate}?lang=en").get_data(as_text=True)
+    b = second.get(f"/r/{world.graduate_other}?lang=en").get_data(as_text=True)  # served from the cache
+    assert f'action="/r/{world.graduate_other}"' in b and world.graduate not in b
+    assert _varying(a).replace(world.graduate, world.graduate_other) == _varying(b)
+    token_a = re.search(r'name="csrf_token" value="([^"]+)"', a)
+    token_b = re.search(r'name="csrf_token" value="([^"]+)"', b)
+    assert token_a and token_b and token_a.group(1) != token_b.group(1)
+    assert fields(a)["submission_key"] != fields(b)["submission_key"]
+    # each browser's own token is accepted (the cached page carries the session's CSRF token)
+    data = {**fields(b), "csrf_token": token_b.group(1), **{f"q-{k}": v for k, v in GRADUATE_PAGES[0].items()}}
+    assert second.post(f"/r/{world.graduate_other}", data=data).status_code == 303
+    # an edited statutory label shows at once
+    with db.session_factory(app)() as s:
+        s.get(SurveyProject, world.graduate_project_id).approval_number = "示统制〔2026〕99号"  # type: ignore[union-attr]
+        s.commit()
+    assert "示统制〔2026〕99号" in first.get(f"/r/{world.graduate}?lang=en").get_data(as_text=True)
