@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import time
+
+import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import func, make_url, select, text
@@ -99,3 +103,19 @@ def test_survey_validity_rules(session: Session) -> None:
     with pytest.raises(ValidationFailed) as info:
         surveys.create_project(session, _project_data("late") | {"fieldwork_end": "2031-01-01"})
     assert "fieldwork_end" in (info.value.errors or {})
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+                    reason="server-side connection termination needs PostgreSQL")
+def test_connections_closed_by_the_server_are_replaced_before_a_request_uses_them(app: Flask) -> None:
+    engine = db.engine(app)
+    with engine.connect() as pooled:  # the connection the next request checks out of the pool
+        pid = pooled.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with psycopg.connect(engine.url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True) as outside:
+        assert outside.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+    time.sleep(0.2)  # the server's farewell reaches the pooled socket
+    client = app.test_client()
+    for _ in range(3):  # the dead connection is discarded at checkout: no request fails
+        assert client.get("/healthz").status_code == 200
+    with engine.connect() as pooled:
+        assert pooled.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
