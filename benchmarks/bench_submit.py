@@ -1,6 +1,6 @@
 """Load and safety benchmark for respondent submissions under gunicorn + PostgreSQL.
 
-    .venv/bin/python benchmarks/bench_submit.py [--responses 2000] [--clients 16] [--workers 4]
+    .venv/bin/python benchmarks/bench_submit.py [--responses 2000] [--clients 16] [--workers 4] [--client wrk|python]
 
 What it does, all on 127.0.0.1:
 
@@ -9,15 +9,21 @@ What it does, all on 127.0.0.1:
    scale with "don't know", an overall rating and a conditional text: every answer validated by the
    server) and N personal invitations;
 2. starts gunicorn with several sync workers on the real app (CSRF on);
-3. N simulated respondents, spread over concurrent client threads: each GETs its link (CSRF token,
+3. N simulated respondents, spread over C concurrent connections: each GETs its link (CSRF token,
    idempotency key, cookies) and POSTs the complete page; a connection error or 5xx is retried with
-   the same idempotency key; one gunicorn worker is killed (SIGKILL) while the run is in flight;
+   the same idempotency key; one gunicorn worker is killed (SIGKILL) once a third of the respondents
+   are done. The load client is wrk (default when /usr/bin/wrk exists: C threads with one connection
+   each, driven by benchmarks/bench_submit.lua) or Python threads (--client python, http.client),
+   which take more of the CPU the server needs;
 4. measures the raw single-row INSERT rate of the same database with the same number of threads;
 5. checks in the database that exactly N complete responses exist, one per invitation, with one
    page submission each: none duplicated, none lost.
 
-The CPU is shared by the server, the clients and PostgreSQL, so the numbers are a floor for a
-dedicated server. Prints a table; exit status 1 when the database check fails.
+The CPU is shared by the server, the load client and PostgreSQL, so the numbers are a floor for a
+dedicated server; the table shows the CPU milliseconds per respondent of each (gunicorn master and
+workers, the PostgreSQL processes serving the benchmark database, the load client) to see where the
+cores go. Throughput is measured over the busy period (first GET to last finished respondent).
+Prints a table; exit status 1 when the database check fails.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -58,6 +65,9 @@ from survey_app.services import demo_questionnaires as demo  # noqa: E402
 from survey_app.services import invitations, questionnaires, surveys  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
+WRK = Path("/usr/bin/wrk")
+WRK_SCRIPT = Path(__file__).resolve().with_suffix(".lua")
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def one_page_xlsform() -> bytes:
@@ -122,6 +132,7 @@ class Stats:
     total_ms: list[float] = field(default_factory=list)
     retries: int = 0
     failures: list[str] = field(default_factory=list)
+    client_cpu: float = 0.0  # CPU seconds used by the load client
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -208,16 +219,19 @@ def run_clients(port: int, tokens: list[str], clients: int, on_progress: Callabl
     done = [0]
 
     def worker() -> None:
+        cpu = time.thread_time()
         client = Client(port)
         while True:
             with cursor_lock:
                 item = next(cursor, None)
                 if item is None:
-                    return
+                    break
             respond(client, item[1], item[0], stats)
             with cursor_lock:
                 done[0] += 1
                 on_progress(done[0])
+        with stats.lock:
+            stats.client_cpu += time.thread_time() - cpu
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
     started = time.perf_counter()
@@ -226,6 +240,120 @@ def run_clients(port: int, tokens: list[str], clients: int, on_progress: Callabl
     for thread in threads:
         thread.join()
     return stats, time.perf_counter() - started
+
+
+def run_wrk(port: int, tokens: list[str], clients: int) -> tuple[Stats, float]:
+    """The same respondents driven by wrk + bench_submit.lua (the Monitor kills the worker meanwhile).
+
+    wrk keeps running until -d even when every thread has stopped, so the finished threads leave marker
+    files and wrk is interrupted (SIGINT: it then runs done(), which writes the results file). A finished
+    thread parks its last reconnect on a port of ours that is never served (see bench_submit.lua).
+    """
+    with tempfile.TemporaryDirectory(prefix="strata_bench_") as tmp, socket.socket() as park:
+        park.bind(("127.0.0.1", 0))
+        park.listen(clients)
+        work = Path(tmp)
+        source, results = work / "respondents.tsv", work / "results.tsv"
+        source.write_text("".join(f"{token}\t{urllib.parse.urlencode(answers(i))}\n" for i, token in enumerate(tokens)))
+        duration = max(60, min(1800, 30 + len(tokens) // 20))  # generous: 20 respondents/s; ended early below
+        with open(work / "wrk.out", "wb") as out:
+            wrk = subprocess.Popen(
+                [str(WRK), "-t", str(clients), "-c", str(clients), "-d", f"{duration}s", "--timeout", "60s", "-s", str(WRK_SCRIPT),
+                 f"http://127.0.0.1:{port}", "--", str(source), str(results), str(clients),
+                 str(park.getsockname()[1])],
+                stdout=out, stderr=subprocess.STDOUT)
+        usage = None
+        interrupted = 0.0
+        while usage is None:
+            time.sleep(0.2)
+            pid, status, rusage = os.wait4(wrk.pid, os.WNOHANG)
+            if pid:
+                wrk.returncode, usage = os.waitstatus_to_exitcode(status), rusage
+            elif time.monotonic() - interrupted > 1 and len(list(work.glob("results.tsv.done.*"))) == clients:
+                # a SIGINT that lands on a wrk thread not yet gone sets its stop flag but does not wake
+                # the main thread's sleep(-d): send it again until wrk exits
+                wrk.send_signal(signal.SIGINT)
+                interrupted = time.monotonic()
+        if wrk.returncode != 0 or not results.exists():
+            raise RuntimeError(f"wrk failed ({wrk.returncode}):\n{(work / 'wrk.out').read_text()}")
+        stats = Stats(client_cpu=usage.ru_utime + usage.ru_stime)
+        starts, finishes, seen = [], [], set()
+        for line in results.read_text().splitlines():
+            kind, *fields = line.split("\t")
+            if kind == "thread":
+                stats.retries += int(fields[3])
+                starts += [float(fields[1])] if fields[1] != "-" else []
+                finishes += [float(fields[2])] if fields[2] != "-" else []
+            elif kind == "ok":
+                seen.add(fields[0])
+                stats.post_ms.append(float(fields[1]))
+                stats.total_ms.append(float(fields[2]))
+            else:
+                seen.add(fields[0])
+                stats.failures.append(f"{fields[0]}: {fields[1]}")
+        stats.failures += [f"{token}: not finished before wrk's -d {duration}s" for token in tokens if token not in seen]
+    return stats, (max(finishes) - min(starts)) if starts and finishes else float("nan")
+
+
+def proc_cpu(pid: int, children: bool = False) -> float | None:
+    """CPU seconds (user + system) of a process, with those of its reaped children; None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    ticks = sum(int(f) for f in fields[11:15 if children else 13])  # utime stime [cutime cstime]
+    return ticks / CLOCK_TICK
+
+
+def server_cpu(master: int) -> float:
+    """gunicorn: the master with its reaped children (a killed worker) plus the live workers."""
+    workers = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+    return sum(proc_cpu(pid) or 0.0 for pid in map(int, workers)) + (proc_cpu(master, children=True) or 0.0)
+
+
+class Monitor(threading.Thread):
+    """Every 0.2 s: the CPU of the PostgreSQL processes working for the benchmark database (its backends and
+    the server's background writers, not this monitor's own connection), and optionally a callback with the
+    number of complete responses. Backends that exit lose at most their last 0.2 s."""
+
+    def __init__(self, url: str, name: str, on_count: Callable[[int], None] | None = None) -> None:
+        super().__init__(daemon=True)
+        self.engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"), pool_size=1)
+        self.name_, self.on_count = name, on_count
+        self.stop = threading.Event()
+        self.seen: dict[int, float] = {}
+        self.conn = self.engine.connect()
+        self.sample()
+        self.baseline = dict(self.seen)
+
+    def sample(self) -> None:
+        pids = self.conn.scalars(text("SELECT pid FROM pg_stat_activity WHERE (datname = :name OR datname IS NULL) "
+                                      "AND pid <> pg_backend_pid()"), {"name": self.name_}).all()
+        if self.on_count is not None:
+            self.on_count(self.conn.scalar(select(func.count(Response.id)).where(Response.status == ResponseStatus.COMPLETE)) or 0)
+        self.conn.rollback()
+        for pid in pids:
+            cpu = proc_cpu(pid)
+            if cpu is not None:
+                self.seen[pid] = cpu
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            self.sample()
+
+    def finish(self) -> float:
+        self.stop.set()
+        self.join()
+        self.sample()
+        self.conn.close()
+        self.engine.dispose()
+        return sum(cpu - self.baseline.get(pid, 0.0) for pid, cpu in self.seen.items())
+
+
+def cookies_set_by_page(port: int, token: str) -> int:
+    """How many cookies the respondent page sets (wrk's Lua sees only the last of repeated headers)."""
+    _status, headers, _page = Client(port).request("GET", f"/r/{token}", None, {})
+    return len(headers.get("set-cookie", []))
 
 
 def insert_rate(url: str, threads: int, rows: int) -> float:
@@ -264,6 +392,11 @@ def verify(url: str, tokens: list[str]) -> dict[str, int]:
     return result
 
 
+def wrk_version() -> str:
+    found = re.search(r"wrk (\S+)", subprocess.run([str(WRK), "--version"], capture_output=True, text=True).stdout)
+    return found.group(1) if found else "?"
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
@@ -278,6 +411,8 @@ def main() -> int:
                         help="gunicorn worker class (gthread keeps client connections alive)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--no-kill", action="store_true", help="do not kill a worker during the run")
+    parser.add_argument("--client", choices=("wrk", "python"), default="wrk" if os.access(WRK, os.X_OK) else "python",
+                        help="load client: wrk + bench_submit.lua (default when /usr/bin/wrk exists) or Python threads")
     args = parser.parse_args()
     name = f"strata_bench_{secrets.token_hex(4)}"
     admin_url = f"{SERVER}/postgres"
@@ -303,6 +438,8 @@ def main() -> int:
                     raise RuntimeError("gunicorn did not start") from None
                 time.sleep(0.2)
         Client(port).request("GET", "/healthz", None, {})  # warm up
+        if args.client == "wrk" and tokens and cookies_set_by_page(port, tokens[0]) > 1:
+            raise RuntimeError("the respondent page sets several cookies; wrk keeps only the last: use --client python")
         killed: list[int] = []
 
         def on_progress(done: int) -> None:
@@ -311,9 +448,19 @@ def main() -> int:
                 if children:
                     victim = int(children[0])
                     os.kill(victim, signal.SIGKILL)
-                    killed.append(victim)
+                    killed.extend((victim, done))
 
-        stats, elapsed = run_clients(port, tokens, args.clients, on_progress)
+        monitor = Monitor(url, name, on_progress if args.client == "wrk" and not args.no_kill else None)
+        server_before = server_cpu(server.pid)
+        monitor.start()
+        try:
+            if args.client == "wrk":
+                stats, elapsed = run_wrk(port, tokens, args.clients)
+            else:
+                stats, elapsed = run_clients(port, tokens, args.clients, on_progress)
+            cpu_server = server_cpu(server.pid) - server_before
+        finally:
+            cpu_database = monitor.finish()
         inserts = insert_rate(url, args.clients, min(20000, max(2000, args.responses * 2)))
         checked = verify(url, tokens)
     finally:
@@ -326,17 +473,24 @@ def main() -> int:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     rate = len(stats.post_ms) / elapsed
+    per_respondent = [f"{1000 * cpu / max(1, args.responses):.2f}" for cpu in (cpu_server, cpu_database, stats.client_cpu)]
+    client = (f"wrk {wrk_version()} + bench_submit.lua, one connection per thread" if args.client == "wrk"
+              else "Python threads, http.client")
     rows = [
         ("respondents (GET page + POST complete page)", f"{args.responses}"),
-        ("client threads / gunicorn workers / CPUs", f"{args.clients} / {args.workers} / {os.cpu_count()}"),
+        ("load client", client),
+        ("client connections / gunicorn workers / CPUs", f"{args.clients} / {args.workers} / {os.cpu_count()}"),
         ("gunicorn worker class / threads per worker", f"{args.worker_class} / {args.threads}"),
-        ("worker killed during the run (SIGKILL)", f"pid {killed[0]}" if killed else "no"),
-        ("wall time", f"{elapsed:.1f} s"),
+        ("worker killed during the run (SIGKILL)", f"pid {killed[0]}, at {killed[1]} complete" if killed else "no"),
+        ("wall time (first GET to last respondent)", f"{elapsed:.1f} s"),
         ("validated submissions per second", f"{rate:.0f}"),
         ("HTTP requests per second (GET + POST)", f"{2 * rate:.0f}"),
         ("POST latency p50 / p99", f"{percentile(stats.post_ms, 0.5):.0f} / {percentile(stats.post_ms, 0.99):.0f} ms"),
         ("respondent latency (GET+POST) p50 / p99", f"{percentile(stats.total_ms, 0.5):.0f} / {percentile(stats.total_ms, 0.99):.0f} ms"),
         ("client retries (same idempotency key)", f"{stats.retries}"),
+        ("CPU ms per respondent: server / database / load client", " / ".join(per_respondent)),
+        ("CPU s used / available (CPUs x wall time)",
+         f"{cpu_server + cpu_database + stats.client_cpu:.1f} / {(os.cpu_count() or 1) * elapsed:.1f}"),
         ("raw single-row INSERT rate, same database", f"{inserts:.0f} rows/s"),
         ("submissions / raw inserts", f"{rate / inserts:.3f}"),
         ("goal: >= 500/s with p99 < 200 ms", "met" if rate >= 500 and percentile(stats.post_ms, 0.99) < 200 else "not met"),
