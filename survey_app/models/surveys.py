@@ -60,8 +60,15 @@ class SurveyProject(Timestamped, Base):
 
     def accepts_responses_on(self, day: date) -> bool:
         """Active, approved and inside the fieldwork window on ``day``."""
-        if self.status != SurveyStatus.ACTIVE or not self.is_valid_on(day):
-            return False
-        if self.fieldwork_start is not None and day < self.fieldwork_start:
-            return False
-        return self.fieldwork_end is None or day <= self.fieldwork_end
+        return accepts_responses(self.status, self.valid_until, self.fieldwork_start, self.fieldwork_end, day)
+
+
+def accepts_responses(status: str, valid_until: date, fieldwork_start: date | None, fieldwork_end: date | None,
+                      day: date) -> bool:
+    """A survey with these columns accepts responses on ``day``: active, its statutory approval still
+    in force (``valid_until``) and inside the fieldwork window."""
+    if status != SurveyStatus.ACTIVE or day > valid_until:
+        return False
+    if fieldwork_start is not None and day < fieldwork_start:
+        return False
+    return fieldwork_end is None or day <= fieldwork_end

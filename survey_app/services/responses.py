@@ -20,7 +20,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from threading import Lock
 from typing import Any, cast
@@ -58,6 +58,7 @@ from survey_app.models import (
     VersionStatus,
 )
 from survey_app.models.base import utcnow
+from survey_app.models.surveys import accepts_responses
 from survey_app.questionnaire.runtime import INPUT_PREFIX, MESSAGES, Form, PageResult
 from survey_app.services import quotas
 
@@ -166,12 +167,31 @@ class ResponseState:
         return self.status == ResponseStatus.COMPLETE
 
 
+@dataclass(slots=True, frozen=True)
+class ProjectLabels:
+    """The columns of a survey project the respondent's pages show and check."""
+
+    id: int
+    status: str
+    title: str
+    title_en: str
+    form_number: str
+    issuing_authority: str
+    approval_number: str
+    valid_until: date
+    fieldwork_start: date | None
+    fieldwork_end: date | None
+
+    def accepts_responses_on(self, day: date) -> bool:
+        return accepts_responses(self.status, self.valid_until, self.fieldwork_start, self.fieldwork_end, day)
+
+
 @dataclass
 class Visit:
     """What a respondent's link leads to. ``state``: form, closed, complete, unavailable."""
 
     invitation: LinkInvitation
-    project: SurveyProject  # transient: the columns the pages show, never flushed
+    project: ProjectLabels
     state: str
     form: Form | None = None
     response: ResponseState | None = None
@@ -195,8 +215,7 @@ class PageOutcome:
         return self.kind != "errors" and not self.replayed
 
 
-PROJECT_COLUMNS = ("id", "status", "title", "title_en", "form_number", "issuing_authority", "approval_number",
-                    "valid_until", "fieldwork_start", "fieldwork_end")
+PROJECT_COLUMNS = tuple(f.name for f in fields(ProjectLabels))
 _RESPONSE_COLUMNS = ("id", "version_id", "status", "answers", "missing", "page", "furthest_page", "paradata", "dedupe_hash")
 
 
@@ -232,7 +251,7 @@ _LINK_STATEMENTS = {False: _link_statement(False), True: _link_statement(True)}
 @dataclass
 class _Link:
     invitation: LinkInvitation | None
-    project: SurveyProject | None
+    project: ProjectLabels | None
     response: ResponseState | None = None
     version: tuple[int, str] | None = None
     key_used: bool = False
@@ -255,7 +274,7 @@ def _link(connection: Connection, token: str, cookie_response_id: int | None, ke
         return _Link(None, None, key_used=used)
     values = row._mapping
     invitation = LinkInvitation(*(values[f"i_{name}"] for name in ("id", "token", "kind", "status", "sample_unit_id", "project_id")))
-    project = SurveyProject(**{name: values[f"p_{name}"] for name in PROJECT_COLUMNS})
+    project = ProjectLabels(*(values[f"p_{name}"] for name in PROJECT_COLUMNS))
     response = (ResponseState(*(values[f"r_{name}"] for name in _RESPONSE_COLUMNS))
                 if values["r_id"] is not None else None)
     version = (values["v_id"], values["v_sha256"]) if values["v_id"] is not None else None
@@ -264,7 +283,7 @@ def _link(connection: Connection, token: str, cookie_response_id: int | None, ke
                  bool(values["has_quotas"]) if key is not None else False)
 
 
-def _valid(link: _Link) -> tuple[LinkInvitation, SurveyProject]:
+def _valid(link: _Link) -> tuple[LinkInvitation, ProjectLabels]:
     """The link's invitation and project; revoked and unknown tokens are not found."""
     if link.invitation is None or link.project is None or link.invitation.status == InvitationStatus.REVOKED:
         raise NotFound(_("This survey link is not valid."))

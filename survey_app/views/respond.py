@@ -33,7 +33,10 @@ def _language() -> str:
 
 
 def _signer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="strata-resume")
+    signer: URLSafeSerializer | None = current_app.extensions.get("strata_resume_signer")
+    if signer is None:
+        signer = current_app.extensions["strata_resume_signer"] = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="strata-resume")
+    return signer
 
 
 def _cookie_response_id() -> int | None:
@@ -62,7 +65,7 @@ def _questions_html(form: Form, view: dict[str, Any], language: str) -> Markup |
         html = Markup(render_template("respond/_page_questions.html", page=view))
         if len(form.memo) < 256:
             form.memo[key] = html
-    return html  # type: ignore[no-any-return]
+    return html
 
 
 # Stand-ins for what differs between respondents on a first visit, replaced in the cached page.
