@@ -11,7 +11,7 @@ import select
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 _EXT = "strata_db"
@@ -69,6 +69,7 @@ def init_app(app: Flask) -> None:
     )
     app.extensions[_EXT] = sessionmaker(bind=engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
+    app.teardown_appcontext(_close_connection)
 
 
 def engine(app: Flask | None = None) -> Engine:
@@ -89,6 +90,46 @@ def session() -> Session:
         g.db_session = session_factory()()
     current: Session = g.db_session
     return current
+
+
+def connection() -> Connection:
+    """A plain SQL Core connection for the current request, in autocommit mode, for hot paths that
+    run a few statements without the ORM (the respondent pages): no unit of work, no identity map,
+    and no BEGIN/COMMIT round trips around a read or a single atomic statement. For several writes
+    that must stand or fall together call :func:`begin` and commit at the end of the view; an
+    uncommitted transaction is rolled back at teardown."""
+    if "db_connection" not in g:
+        g.db_connection = engine().connect().execution_options(isolation_level="AUTOCOMMIT")
+    current: Connection = g.db_connection
+    return current
+
+
+def in_autocommit(current: Connection) -> bool:
+    """Whether ``current`` runs each statement on its own (as :func:`connection` returns it)."""
+    return current.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
+def begin(current: Connection) -> Connection:
+    """Leave autocommit mode and begin a transaction on ``current`` (see :func:`connection`)."""
+    if in_autocommit(current):
+        if current.in_transaction():
+            current.commit()  # SQLAlchemy's own unit around autocommit statements: nothing to send
+        current.execution_options(isolation_level=current.dialect.default_isolation_level)
+        current.begin()
+    return current
+
+
+def autocommit(current: Connection) -> None:
+    """Roll back what ``current`` left uncommitted and return it to autocommit mode."""
+    if current.in_transaction():
+        current.rollback()
+    current.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _close_connection(exc: BaseException | None) -> None:
+    current: Connection | None = g.pop("db_connection", None)
+    if current is not None:
+        current.close()  # rolls back a transaction left open (an error)
 
 
 def _close_session(exc: BaseException | None) -> None:

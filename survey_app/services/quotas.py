@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Connection, Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from survey_app.errors import AppError, ValidationFailed
@@ -48,29 +48,34 @@ def matching_cells(session: Session, project_id: int, answers: Mapping[str, Any]
     county = _value(answers, "county")
     if not county:
         return []
-    query = select(QuotaCell).where(QuotaCell.project_id == project_id, QuotaCell.county == county)
+    return list(session.scalars(_matching(project_id, answers)))
+
+
+def _matching(project_id: int, answers: Mapping[str, Any]) -> Select[Any]:
+    query = select(QuotaCell).where(QuotaCell.project_id == project_id, QuotaCell.county == _value(answers, "county"))
     for name in DIMENSIONS[1:]:
         column = getattr(QuotaCell, name)
         query = query.where(or_(column == ANY, column == _value(answers, name)))
-    return list(session.scalars(query.order_by(QuotaCell.id)))
+    return query.order_by(QuotaCell.id)
 
 
-def reserve(session: Session, project_id: int, answers: Mapping[str, Any]) -> list[int]:
+def reserve(connection: Connection, project_id: int, answers: Mapping[str, Any]) -> list[int]:
     """Count a response becoming complete against its quota cells, or raise :class:`QuotaFull`.
 
     Returns the ids of the cells counted. Must run in the transaction that completes the
     response; on :class:`QuotaFull` the caller rolls back (undoing the other cells' counts).
     """
-    cell_ids = [cell.id for cell in matching_cells(session, project_id, answers)]
-    if not reserve_ids(session, cell_ids):
+    cell_ids = (list(connection.execute(_matching(project_id, answers).with_only_columns(QuotaCell.id)).scalars())
+                if _value(answers, "county") else [])
+    if not reserve_ids(connection, cell_ids):
         raise QuotaFull("Thank you! We already have enough answers from people like you, so this survey is closed for you.")
     return cell_ids
 
 
-def reserve_ids(session: Session, cell_ids: Iterable[int]) -> bool:
+def reserve_ids(connection: Connection | Session, cell_ids: Iterable[int]) -> bool:
     """One conditional increment per cell (id order); False when any is full (caller rolls back)."""
     for cell_id in sorted(cell_ids):
-        result = session.execute(
+        result = connection.execute(
             update(QuotaCell).where(QuotaCell.id == cell_id, QuotaCell.filled < QuotaCell.target)
             .values(filled=QuotaCell.filled + 1).execution_options(synchronize_session=False)
         )

@@ -41,8 +41,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session
 
+from survey_app import db
 from survey_app.errors import AppError, Conflict, NotFound
 from survey_app.models import (
     Invitation,
@@ -290,14 +290,9 @@ def _valid(link: _Link) -> tuple[LinkInvitation, ProjectLabels]:
     return link.invitation, link.project
 
 
-_READ_ONLY = {"isolation_level": "AUTOCOMMIT"}
-
-
-def visit(session: Session, token: str, cookie_response_id: int | None, *, today: date,
+def visit(connection: Connection, token: str, cookie_response_id: int | None, *, today: date,
           requested_page: int | None = None) -> Visit:
-    """Resolve a link for a GET: which page to show, or why not (reads only: outside a transaction, the
-    query runs in autocommit mode, which spares the BEGIN and ROLLBACK round trips)."""
-    connection = session.connection() if session.in_transaction() else session.connection(execution_options=_READ_ONLY)
+    """Resolve a link for a GET: which page to show, or why not (one query)."""
     link = _link(connection, token, cookie_response_id)
     invitation, project = _valid(link)
     response = link.response
@@ -324,9 +319,9 @@ _REPLAY = (select(_PAGES.c.outcome, _PAGES.c.response_id, _INV.c.token)
            .where(_PAGES.c.key == bindparam("key", type_=String)))
 
 
-def replay(session: Session, key: str) -> PageOutcome | None:
+def replay(connection: Connection, key: str) -> PageOutcome | None:
     """The outcome already recorded for an idempotency key, if any."""
-    done = session.connection().execute(_REPLAY, {"key": key}).first()
+    done = connection.execute(_REPLAY, {"key": key}).first()
     if done is None:
         return None
     outcome, response_id, token = done
@@ -339,17 +334,15 @@ def _out_of_date() -> Conflict:
     return Conflict(_("This page is out of date. Please reload it and answer again."))
 
 
-def submit_page(session: Session, token: str, cookie_response_id: int | None, formdata: Mapping[str, list[str]], *,
+def submit_page(connection: Connection, token: str, cookie_response_id: int | None, formdata: Mapping[str, list[str]], *,
                 key: str, page: int, language: str, user_agent: str, client_ip: str, secret: str,
                 shown_at: float | None, today: date) -> PageOutcome:
     """Apply one page POST. On ``errors`` nothing must be committed (the caller rolls back)."""
     if not KEY_PATTERN.match(key or ""):
         raise _out_of_date()
-    autocommit = not session.in_transaction()  # reads outside a transaction run in autocommit mode
-    connection = session.connection(execution_options=_READ_ONLY) if autocommit else session.connection()
     link = _link(connection, token, cookie_response_id, key)
     if link.key_used:
-        previous = replay(session, key)
+        previous = replay(connection, key)
         if previous is not None:
             if previous.token != token:
                 raise _out_of_date()
@@ -373,13 +366,13 @@ def submit_page(session: Session, token: str, cookie_response_id: int | None, fo
     result = form.apply_page(page, formdata, response.answers, response.missing, language)
     _check_unique(connection, form, page, project.id, response, result, secret)
     if not result.ok:
-        late = replay(session, key)  # a concurrent retry of this very POST finished meanwhile
+        late = replay(connection, key)  # a concurrent retry of this very POST finished meanwhile
         if late is not None:
             return late
         return PageOutcome("errors", response.id, page, result.errors, Visit(invitation, project, "form", form, response, page))
-    outcome = _save(session, form, response, invitation, result, key=key, page=page, language=language,
+    outcome = _save(connection, form, response, invitation, result, key=key, page=page, language=language,
                     user_agent=user_agent, shown_at=shown_at, client_ip=client_ip, secret=secret,
-                    has_quotas=link.has_quotas, autocommit=autocommit)
+                    has_quotas=link.has_quotas)
     if outcome.kind == "errors":
         outcome.visit = Visit(invitation, project, "form", form, response, outcome.page)
     return outcome
@@ -479,14 +472,15 @@ def _write_one_statement(connection: Connection, write: _Write) -> int | None:
     return None if response_id is None else int(response_id)
 
 
-def _save(session: Session, form: Form, response: ResponseState, invitation: LinkInvitation, result: PageResult, *,
+def _save(connection: Connection, form: Form, response: ResponseState, invitation: LinkInvitation, result: PageResult, *,
           key: str, page: int, language: str, user_agent: str, shown_at: float | None, client_ip: str, secret: str,
-          has_quotas: bool, autocommit: bool) -> PageOutcome:
+          has_quotas: bool) -> PageOutcome:
     """Write the page: the response (inserted on its first page), the idempotency key, the invitation's
     status and, on completion, the quota counts.
 
-    On PostgreSQL a page without quotas to count is one statement on the autocommit connection of the
-    reads (``autocommit``); otherwise the writes run in a transaction that the caller commits.
+    ``connection`` is in autocommit mode (:func:`survey_app.db.connection`). On PostgreSQL a page
+    without quotas to count is one statement, atomic on its own; otherwise the writes run in a
+    transaction begun here, which the caller commits.
     """
     answers, missing = result.answers, result.missing
     paradata: dict[str, Any] = {"pages": dict(response.paradata.get("pages", {})), "visits": int(response.paradata.get("visits", 0)) + 1}
@@ -529,16 +523,14 @@ def _save(session: Session, form: Form, response: ResponseState, invitation: Lin
         params["i_status"] = InvitationStatus.SUBMITTED if changes == "submitted" else InvitationStatus.STARTED
     write = _Write(params, response.id is None, changes)
     counts_quotas = outcome == "done" and has_quotas
-    one_statement = session.get_bind().dialect.name == "postgresql"
-    if autocommit and one_statement and not counts_quotas:
-        response_id = _write_one_statement(session.connection(), write)
+    one_statement = connection.dialect.name == "postgresql"
+    if one_statement and not counts_quotas and db.in_autocommit(connection):
+        response_id = _write_one_statement(connection, write)  # atomic on its own, in autocommit mode
     else:
-        if autocommit:
-            session.commit()  # ends the reads (nothing to commit); the next statement begins a transaction
-        connection = session.connection()
+        db.begin(connection)  # the caller commits
         response_id = (_write_one_statement if one_statement else _write_statements)(connection, write)
         if response_id is not None and counts_quotas:
-            quotas.reserve(session, invitation.project_id, answers)  # raises quotas.QuotaFull when a cell is full
+            quotas.reserve(connection, invitation.project_id, answers)  # raises quotas.QuotaFull when a cell is full
     if response_id is None:
         raise AlreadySubmitted(_("This questionnaire has already been submitted. Thank you."))  # completed meanwhile
     response.id = response_id

@@ -122,7 +122,7 @@ def _closed(visit: Visit) -> ResponseReturnValue:
 
 @bp.get("/<token>")
 def start(token: str) -> ResponseReturnValue:
-    visit = responses.visit(db.session(), token, _cookie_response_id(), today=date.today(),
+    visit = responses.visit(db.connection(), token, _cookie_response_id(), today=date.today(),
                             requested_page=_int_arg(request.args.get("page")))
     if visit.state == "complete":
         return render_template("respond/done.html", project=visit.project, already=True)
@@ -133,7 +133,7 @@ def start(token: str) -> ResponseReturnValue:
 
 @bp.post("/<token>")
 def submit(token: str) -> ResponseReturnValue:
-    session = db.session()
+    connection = db.connection()
     key = request.form.get("submission_key", "")
     try:
         shown_at = float(request.form.get("shown_at", ""))
@@ -141,27 +141,25 @@ def submit(token: str) -> ResponseReturnValue:
         shown_at = None
     try:
         outcome = responses.submit_page(
-            session, token, _cookie_response_id(), request.form.to_dict(flat=False), key=key,
+            connection, token, _cookie_response_id(), request.form.to_dict(flat=False), key=key,
             page=_int_arg(request.form.get("page")) or 0, language=_language(),
             user_agent=request.headers.get("User-Agent", ""), client_ip=request.remote_addr or "",
             secret=current_app.config["SECRET_KEY"], shown_at=shown_at, today=date.today())
-        if outcome.writes:
-            session.commit()
+        if outcome.writes and connection.in_transaction():
+            connection.commit()
     except (SurveyClosed, AlreadySubmitted, QuotaFull) as exc:
-        session.rollback()
-        visit = responses.visit(session, token, _cookie_response_id(), today=date.today())
+        db.autocommit(connection)
+        visit = responses.visit(connection, token, _cookie_response_id(), today=date.today())
         template = "respond/done.html" if isinstance(exc, AlreadySubmitted) else "respond/closed.html"
         state = "quota_full" if isinstance(exc, QuotaFull) else visit.state
         return render_template(template, project=visit.project, state=state, already=True), exc.status
     except IntegrityError:
-        session.rollback()  # a concurrent retry of the same page won the race
-        outcome = responses.replay(session, key) or responses.PageOutcome("next", None)
+        db.autocommit(connection)  # a concurrent retry of the same page won the race
+        outcome = responses.replay(connection, key) or responses.PageOutcome("next", None)
     if outcome.kind == "errors" and outcome.visit is not None:
         raw = responses.raw_inputs(request.form.to_dict(flat=False)) if outcome.page == outcome.visit.page else None
-        page = _render(outcome.visit, outcome.page, errors=outcome.errors, raw=raw, status=422)
-        session.rollback()  # a page with problems writes nothing
-        return page
-    session.rollback()  # nothing left to write (a replayed key, or already committed)
+        db.autocommit(connection)  # a page with problems writes nothing
+        return _render(outcome.visit, outcome.page, errors=outcome.errors, raw=raw, status=422)
     target = url_for("respond.done", token=token) if outcome.kind == "done" else url_for("respond.start", token=token)
     reply = redirect(target, code=303)
     if outcome.response_id is not None:
@@ -172,7 +170,7 @@ def submit(token: str) -> ResponseReturnValue:
 
 @bp.get("/<token>/done")
 def done(token: str) -> ResponseReturnValue:
-    visit = responses.visit(db.session(), token, _cookie_response_id(), today=date.today())
+    visit = responses.visit(db.connection(), token, _cookie_response_id(), today=date.today())
     if visit.state != "complete":
         return redirect(url_for("respond.start", token=token))
     return render_template("respond/done.html", project=visit.project, already=False)
