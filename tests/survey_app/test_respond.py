@@ -357,3 +357,24 @@ def test_first_visit_pages_come_from_a_cache_that_changes_only_the_respondents_v
         s.get(SurveyProject, world.graduate_project_id).approval_number = "示统制〔2026〕99号"  # type: ignore[union-attr]
         s.commit()
     assert "示统制〔2026〕99号" in first.get(f"/r/{world.graduate}?lang=en").get_data(as_text=True)
+
+
+def test_hot_path_statements_raise_sqlalchemys_integrity_error(app: Flask, client: FlaskClient, world: World, session: Session) -> None:
+    """The respondent path's statements run on the driver directly on PostgreSQL; a violated unique
+    key must still arrive as SQLAlchemy's IntegrityError, which the view turns into a replay."""
+    from sqlalchemy import bindparam, insert
+    from sqlalchemy.exc import IntegrityError
+
+    from survey_app.services.responses import _Hot
+
+    assert post_page(client, world.graduate, GRADUATE_PAGES[0]).status_code == 303
+    used = session.scalars(select(PageSubmission)).one()
+    again = _Hot(insert(PageSubmission.__table__).values(  # type: ignore[arg-type]
+        key=bindparam("key"), response_id=used.response_id, page=0, outcome="page:1", created_at=used.created_at).returning(PageSubmission.__table__.c.id))
+    with app.test_request_context():
+        connection = db.connection()
+        fresh = again.first(connection, {"key": "k" * 20})
+        assert fresh is not None and fresh[0] != used.id
+        with pytest.raises(IntegrityError):
+            again.first(connection, {"key": used.key})
+        assert again.first(connection, {"key": "m" * 20}) is not None  # the connection is still usable
