@@ -7,8 +7,10 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import URLSafeTimedSerializer
 
 from survey_app import db
 from survey_app.errors import Forbidden
@@ -18,7 +20,21 @@ csrf = CSRFProtect()
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per key rather than on
+    every request (it is immutable; building it is a measurable part of a respondent's page view)."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        cached: tuple[Any, URLSafeTimedSerializer | None] | None = app.extensions.get("strata_session_serializer")
+        if cached is None or cached[0] != key:
+            cached = (key, super().get_signing_serializer(app))
+            app.extensions["strata_session_serializer"] = cached
+        return cached[1]
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = SessionInterface()
     login = LoginManager()
     login.login_view = "auth.login"
     login.session_protection = "strong"
