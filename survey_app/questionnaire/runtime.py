@@ -53,6 +53,7 @@ class PageResult:
     answers: dict[str, Any]
     missing: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
+    relevant: dict[str, bool] = field(default_factory=dict)  # each question's relevance with these answers
 
     @property
     def ok(self) -> bool:
@@ -128,9 +129,16 @@ class Form:
     def depends_on_page(self, question: Mapping[str, Any], page_names: frozenset[str] | set[str]) -> bool:
         return not self.relevance_references[question["name"]].isdisjoint(page_names)
 
-    def next_page(self, index: int, answers: Mapping[str, Any]) -> int | None:
-        """The next page to show after ``index`` (-1 for the first), or None at the end."""
-        _values, relevant = self.evaluate(answers)
+    @cached_property
+    def first_page(self) -> int:
+        """The page a new respondent starts on."""
+        return self.next_page(-1, {}) or 0
+
+    def next_page(self, index: int, answers: Mapping[str, Any], relevant: Mapping[str, bool] | None = None) -> int | None:
+        """The next page to show after ``index`` (-1 for the first), or None at the end
+        (``relevant``: the questions' relevance with ``answers``, if known)."""
+        if relevant is None:
+            _values, relevant = self.evaluate(answers)
         for candidate in range(index + 1, len(self.pages)):
             if self.page_visible(candidate, relevant):
                 return candidate
@@ -240,11 +248,14 @@ class Form:
         values, relevant = self.evaluate(answers)
         kept = {name: value for name, value in values.items() if relevant.get(name)}
         kept_missing = {name: reason for name, reason in missing.items() if relevant.get(name)}
-        return PageResult(kept, kept_missing)
+        return PageResult(kept, kept_missing, relevant=relevant)
 
-    def check_all(self, answers: Mapping[str, Any], missing: Mapping[str, str], language: str) -> tuple[PageResult, int | None]:
-        """Re-check every page (before completing); return the result and the first page with a problem."""
-        result = self._settle(answers, missing)
+    def check_all(self, answers: Mapping[str, Any], missing: Mapping[str, str], language: str, *,
+                  settled: PageResult | None = None) -> tuple[PageResult, int | None]:
+        """Re-check every page (before completing); return the result and the first page with a problem
+        (``settled``: the result of :meth:`apply_page` for these answers, whose relevance is reused)."""
+        result = (PageResult(dict(settled.answers), dict(settled.missing), relevant=settled.relevant)
+                  if settled is not None and settled.relevant else self._settle(answers, missing))
         for index, page in enumerate(self.pages):
             for question in page["questions"]:
                 name = question["name"]

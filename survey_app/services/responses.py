@@ -214,6 +214,7 @@ class PageOutcome:
     visit: Visit | None = None
     replayed: bool = False  # the key was already used: nothing must be written
     token: str | None = None  # of a replayed key's response
+    open_link: bool = False  # the browser keeps a cookie to find its response again (personal links need none)
 
     @property
     def writes(self) -> bool:
@@ -364,8 +365,7 @@ def visit(connection: Connection, token: str, cookie_response_id: int | None, *,
     if form is None:
         return Visit(invitation, project, "unavailable")
     answers = response.answers if response is not None else {}
-    first = form.next_page(-1, answers) or 0
-    page = response.page if response is not None else first
+    page = response.page if response is not None else form.first_page
     if requested_page is not None and response is not None and 0 <= requested_page <= response.furthest_page:
         _values, relevant = form.evaluate(answers)
         if form.page_visible(requested_page, relevant):
@@ -373,7 +373,7 @@ def visit(connection: Connection, token: str, cookie_response_id: int | None, *,
     return Visit(invitation, project, "form", form, response, page)
 
 
-_REPLAY = (select(_PAGES.c.outcome, _PAGES.c.response_id, _INV.c.token)
+_REPLAY = (select(_PAGES.c.outcome, _PAGES.c.response_id, _INV.c.token, _INV.c.kind)
            .select_from(_PAGES.join(_RESP, _RESP.c.id == _PAGES.c.response_id)
                         .outerjoin(_INV, _INV.c.id == _RESP.c.invitation_id))
            .where(_PAGES.c.key == bindparam("key", type_=String)))
@@ -384,10 +384,11 @@ def replay(connection: Connection, key: str) -> PageOutcome | None:
     done = connection.execute(_REPLAY, {"key": key}).first()
     if done is None:
         return None
-    outcome, response_id, token = done
+    outcome, response_id, token, kind = done
+    open_link = kind is not None and kind != InvitationKind.PERSONAL
     if outcome == "done":
-        return PageOutcome("done", response_id, replayed=True, token=token)
-    return PageOutcome("next", response_id, int(outcome.split(":", 1)[1]), replayed=True, token=token)
+        return PageOutcome("done", response_id, replayed=True, token=token, open_link=open_link)
+    return PageOutcome("next", response_id, int(outcome.split(":", 1)[1]), replayed=True, token=token, open_link=open_link)
 
 
 def _out_of_date() -> Conflict:
@@ -417,7 +418,7 @@ def submit_page(connection: Connection, token: str, cookie_response_id: int | No
         raise NotFound(_("This survey has no published questionnaire yet."))
     form = _form_by_id(connection, *link.version)
     if response is None:
-        if page != (form.next_page(-1, {}) or 0):
+        if page != form.first_page:
             raise Conflict(_("Your answers on this device have expired. Please start again from the first page."))
         response = ResponseState(None, link.version[0], ResponseStatus.PARTIAL, {}, {}, page, page,
                                  {"pages": {}, "visits": 0}, None)
@@ -453,6 +454,7 @@ def _check_unique(connection: Connection, form: Form, page: int, project_id: int
     response.dedupe_hash = digest
     result.answers[name] = None
     result.missing[name] = UNIQUE_REASON
+    result.relevant = {}  # the answers changed: relevance is evaluated again
 
 
 _UPDATED = ("status", "answers", "missing", "page", "furthest_page", "language", "device_class", "paradata",
@@ -549,11 +551,11 @@ def _save(connection: Connection, form: Form, response: ResponseState, invitatio
         spent = min(max(time.time() - shown_at, 0.0), MAX_PAGE_SECONDS)
         page_name = form.pages[page]["name"]
         paradata["pages"][page_name] = round(paradata["pages"].get(page_name, 0.0) + spent, 1)
-    following = form.next_page(page, answers)
+    following = form.next_page(page, answers, result.relevant or None)
     now = utcnow()
     submitted_at: datetime | None = None
     if following is None:
-        checked, bad_page = form.check_all(answers, missing, language)
+        checked, bad_page = form.check_all(answers, missing, language, settled=result)
         if bad_page is not None:
             return PageOutcome("errors", response.id, bad_page, checked.errors)
         answers, missing = checked.answers, checked.missing
@@ -595,9 +597,10 @@ def _save(connection: Connection, form: Form, response: ResponseState, invitatio
     if response_id is None:
         raise AlreadySubmitted(_("This questionnaire has already been submitted. Thank you."))  # completed meanwhile
     response.id = response_id
+    open_link = invitation.kind != InvitationKind.PERSONAL
     if outcome == "done":
-        return PageOutcome("done", response.id)
-    return PageOutcome("next", response.id, following or 0)
+        return PageOutcome("done", response.id, open_link=open_link)
+    return PageOutcome("next", response.id, following or 0, open_link=open_link)
 
 
 def raw_inputs(formdata: Mapping[str, list[str]]) -> dict[str, list[str]]:

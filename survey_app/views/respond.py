@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import replace
@@ -97,23 +98,28 @@ def _render_page(visit: Visit, form: Form, page: int, language: str, *, errors: 
         previous=previous, questions_html=_questions_html(form, view, language), **context)
 
 
-def _first_visit(visit: Visit, form: Form, page: int, language: str) -> str:
+def _first_visit(visit: Visit, form: Form, page: int, language: str) -> bytes:
     """A page before any answer: the same HTML for every respondent but for the link, the CSRF token,
     the idempotency key and the time shown, so it is rendered once per form, page, language and
-    project labels (an edited label makes a new entry) and only those four are filled in."""
+    project labels (an edited label makes a new entry), kept as encoded pieces, and only those four
+    are filled in."""
     project = visit.project
     key = ("first_visit", page, language, str(get_locale()),
            tuple(getattr(project, name) for name in responses.PROJECT_COLUMNS))
-    shell = form.memo.get(key)
-    if shell is None:
+    pieces: list[bytes | str] | None = form.memo.get(key)
+    if pieces is None:
         stand_in = Visit(replace(visit.invitation, token=_MARKS["token"]), project, visit.state, form, None, page)
         shell = _render_page(stand_in, form, page, language, csrf_token=lambda: _MARKS["csrf"],
                              submission_key=_MARKS["key"], shown_at=_MARKS["shown"])
+        link = str(escape(url_for("respond.submit", token=_MARKS["token"])))
+        marks = {link: "link", _MARKS["csrf"]: "csrf", _MARKS["key"]: "key", _MARKS["shown"]: "shown"}
+        split = re.split("(" + "|".join(re.escape(mark) for mark in marks) + ")", shell)
+        pieces = [marks[part] if i % 2 else part.encode() for i, part in enumerate(split)]
         if len(form.memo) < 256:
-            form.memo[key] = shell
-    links = (escape(url_for("respond.submit", token=_MARKS["token"])), escape(url_for("respond.submit", token=visit.invitation.token)))
-    return (shell.replace(*links).replace(_MARKS["csrf"], generate_csrf())
-            .replace(_MARKS["key"], secrets.token_urlsafe(24)).replace(_MARKS["shown"], f"{time.time():.3f}"))
+            form.memo[key] = pieces
+    values = {"link": str(escape(url_for("respond.submit", token=visit.invitation.token))), "csrf": generate_csrf(),
+              "key": secrets.token_urlsafe(24), "shown": f"{time.time():.3f}"}
+    return b"".join(piece if isinstance(piece, bytes) else values[piece].encode() for piece in pieces)
 
 
 def _closed(visit: Visit) -> ResponseReturnValue:
@@ -162,7 +168,7 @@ def submit(token: str) -> ResponseReturnValue:
         return _render(outcome.visit, outcome.page, errors=outcome.errors, raw=raw, status=422)
     target = url_for("respond.done", token=token) if outcome.kind == "done" else url_for("respond.start", token=token)
     reply = redirect(target, code=303)
-    if outcome.response_id is not None:
+    if outcome.response_id is not None and outcome.open_link:
         reply.set_cookie(COOKIE, _signer().dumps(outcome.response_id), max_age=180 * 86400, path=f"/r/{token}",
                          httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
     return reply
