@@ -1,20 +1,22 @@
 """Load and safety benchmark for respondent submissions under gunicorn + PostgreSQL.
 
-    .venv/bin/python benchmarks/bench_submit.py [--responses 2000] [--clients 16] [--workers 4] [--client wrk|python]
+    .venv/bin/python benchmarks/bench_submit.py [--responses 6000] [--clients 16] [--workers N]
+                                                [--client wrk|python] [--no-kill]
 
-What it does, all on 127.0.0.1:
+Two runs, each on 127.0.0.1 with a fresh throw-away PostgreSQL database (dropped at the end):
+"steady", then "worker killed" (skipped with --no-kill). Each run
 
-1. creates a throw-away PostgreSQL database (dropped at the end), the schema, a survey project with a
-   one-page questionnaire (county, sex, age group, urban/rural, 16 satisfaction items on a 5-point
-   scale with "don't know", an overall rating and a conditional text: every answer validated by the
-   server) and N personal invitations;
-2. starts gunicorn with several sync workers on the real app (CSRF on);
-3. N simulated respondents, spread over C concurrent connections: each GETs its link (CSRF token,
+1. creates the schema, a survey project with a one-page questionnaire (county, sex, age group,
+   urban/rural, 16 satisfaction items on a 5-point scale with "don't know", an overall rating and a
+   conditional text: every answer validated by the server) and N personal invitations;
+2. starts gunicorn on the real app (CSRF on) with the repository's gunicorn.conf.py, as the README
+   deploys it (one sync worker per CPU, app preloaded; --workers/--worker-class override);
+3. sends N simulated respondents over C concurrent connections: each GETs its link (CSRF token,
    idempotency key, cookies) and POSTs the complete page; a connection error or 5xx is retried with
-   the same idempotency key; one gunicorn worker is killed (SIGKILL) once a third of the respondents
-   are done. The load client is wrk (default when /usr/bin/wrk exists: C threads with one connection
-   each, driven by benchmarks/bench_submit.lua) or Python threads (--client python, http.client),
-   which take more of the CPU the server needs;
+   the same idempotency key. In the second run one gunicorn worker is killed (SIGKILL) once a third
+   of the respondents are done. The load client is wrk (default when /usr/bin/wrk exists: C threads
+   with one connection each, driven by benchmarks/bench_submit.lua) or Python threads
+   (--client python, http.client), which take more of the CPU the server needs;
 4. measures the raw single-row INSERT rate of the same database with the same number of threads;
 5. checks in the database that exactly N complete responses exist, one per invitation, with one
    page submission each: none duplicated, none lost.
@@ -22,8 +24,10 @@ What it does, all on 127.0.0.1:
 The CPU is shared by the server, the load client and PostgreSQL, so the numbers are a floor for a
 dedicated server; the table shows the CPU milliseconds per respondent of each (gunicorn master and
 workers, the PostgreSQL processes serving the benchmark database, the load client) to see where the
-cores go. Throughput is measured over the busy period (first GET to last finished respondent).
-Prints a table; exit status 1 when the database check fails.
+cores go, and the time of a fixed Python loop: this shared virtual machine's speed changes by up to
+half from minute to minute, so compare runs at similar speeds. Throughput is measured over the busy
+period (first GET to last finished respondent). Prints a table; exit status 1 when a database check
+fails.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ import re
 import secrets
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -402,18 +405,44 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--responses", type=int, default=2000)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"),
-                        help="gunicorn worker class (gthread keeps client connections alive)")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
-    parser.add_argument("--no-kill", action="store_true", help="do not kill a worker during the run")
-    parser.add_argument("--client", choices=("wrk", "python"), default="wrk" if os.access(WRK, os.X_OK) else "python",
-                        help="load client: wrk + bench_submit.lua (default when /usr/bin/wrk exists) or Python threads")
-    args = parser.parse_args()
+def python_speed() -> float:
+    """CPU seconds of a fixed pure-Python loop: how fast this (shared, virtual) machine is right now."""
+    started = time.process_time()
+    total = 0
+    for i in range(3_000_000):
+        total += i * i % 7
+    return time.process_time() - started
+
+
+@dataclass
+class Phase:
+    """One run: a fresh database and server, N respondents, the checks."""
+
+    label: str
+    stats: Stats
+    elapsed: float
+    cpu: tuple[float, float, float]  # server, database, load client (CPU seconds)
+    killed: tuple[int, int] | None
+    inserts: float
+    checked: dict[str, int]
+    speed: float
+
+    @property
+    def rate(self) -> float:
+        return len(self.stats.post_ms) / self.elapsed
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.stats.post_ms, 0.99)
+
+    def ok(self, responses: int) -> bool:
+        checked = self.checked
+        return (checked["responses"] == checked["complete"] == checked["distinct invitations"] == checked["page submissions"]
+                == checked["invitations submitted"] == responses and checked["suggestions kept when not relevant"] == 0
+                and not self.stats.failures)
+
+
+def run_phase(args: argparse.Namespace, label: str, kill: bool) -> Phase:
     name = f"strata_bench_{secrets.token_hex(4)}"
     admin_url = f"{SERVER}/postgres"
     url = f"{SERVER}/{name}"
@@ -425,9 +454,13 @@ def main() -> int:
         port = free_port()
         env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(16), "STRATA_DB_POOL_SIZE": "2",
                "STRATA_DEFAULT_LOCALE": "zh_CN"}
-        server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "-w", str(args.workers), "-k", args.worker_class, "--threads", str(args.threads),
-             "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60", "wsgi:app"], cwd=ROOT, env=env)
+        command = [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}",
+                   "--log-level", "warning", "--timeout", "60"]
+        if args.workers:
+            command += ["-w", str(args.workers)]
+        if args.worker_class != "sync" or args.threads != 1:
+            command += ["-k", args.worker_class, "--threads", str(args.threads)]
+        server = subprocess.Popen([*command, "wsgi:app"], cwd=ROOT, env=env)
         deadline = time.time() + 60
         while True:
             try:
@@ -443,14 +476,15 @@ def main() -> int:
         killed: list[int] = []
 
         def on_progress(done: int) -> None:
-            if not args.no_kill and not killed and done >= len(tokens) // 3:
+            if kill and not killed and done >= len(tokens) // 3:
                 children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
                 if children:
                     victim = int(children[0])
                     os.kill(victim, signal.SIGKILL)
                     killed.extend((victim, done))
 
-        monitor = Monitor(url, name, on_progress if args.client == "wrk" and not args.no_kill else None)
+        speed = python_speed()
+        monitor = Monitor(url, name, on_progress if args.client == "wrk" and kill else None)
         server_before = server_cpu(server.pid)
         monitor.start()
         try:
@@ -472,41 +506,63 @@ def main() -> int:
                 server.kill()
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    rate = len(stats.post_ms) / elapsed
-    per_respondent = [f"{1000 * cpu / max(1, args.responses):.2f}" for cpu in (cpu_server, cpu_database, stats.client_cpu)]
+    return Phase(label, stats, elapsed, (cpu_server, cpu_database, stats.client_cpu),
+                 (killed[0], killed[1]) if killed else None, inserts, checked, speed)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--responses", type=int, default=6000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: gunicorn.conf.py, one per CPU)")
+    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"),
+                        help="gunicorn worker class (gthread keeps client connections alive)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--no-kill", action="store_true", help="skip the second run, in which a worker is killed")
+    parser.add_argument("--client", choices=("wrk", "python"), default="wrk" if os.access(WRK, os.X_OK) else "python",
+                        help="load client: wrk + bench_submit.lua (default when /usr/bin/wrk exists) or Python threads")
+    args = parser.parse_args()
+    phases = [run_phase(args, "steady", kill=False)]
+    if not args.no_kill:
+        phases.append(run_phase(args, "worker killed", kill=True))
     client = (f"wrk {wrk_version()} + bench_submit.lua, one connection per thread" if args.client == "wrk"
               else "Python threads, http.client")
-    rows = [
-        ("respondents (GET page + POST complete page)", f"{args.responses}"),
-        ("load client", client),
-        ("client connections / gunicorn workers / CPUs", f"{args.clients} / {args.workers} / {os.cpu_count()}"),
-        ("gunicorn worker class / threads per worker", f"{args.worker_class} / {args.threads}"),
-        ("worker killed during the run (SIGKILL)", f"pid {killed[0]}, at {killed[1]} complete" if killed else "no"),
-        ("wall time (first GET to last respondent)", f"{elapsed:.1f} s"),
-        ("validated submissions per second", f"{rate:.0f}"),
-        ("HTTP requests per second (GET + POST)", f"{2 * rate:.0f}"),
-        ("POST latency p50 / p99", f"{percentile(stats.post_ms, 0.5):.0f} / {percentile(stats.post_ms, 0.99):.0f} ms"),
-        ("respondent latency (GET+POST) p50 / p99", f"{percentile(stats.total_ms, 0.5):.0f} / {percentile(stats.total_ms, 0.99):.0f} ms"),
-        ("client retries (same idempotency key)", f"{stats.retries}"),
-        ("CPU ms per respondent: server / database / load client", " / ".join(per_respondent)),
-        ("CPU s used / available (CPUs x wall time)",
-         f"{cpu_server + cpu_database + stats.client_cpu:.1f} / {(os.cpu_count() or 1) * elapsed:.1f}"),
-        ("raw single-row INSERT rate, same database", f"{inserts:.0f} rows/s"),
-        ("submissions / raw inserts", f"{rate / inserts:.3f}"),
-        ("goal: >= 500/s with p99 < 200 ms", "met" if rate >= 500 and percentile(stats.post_ms, 0.99) < 200 else "not met"),
-        *[(f"db: {k}", str(v)) for k, v in checked.items()],
+    workers = str(args.workers) if args.workers else f"gunicorn.conf.py ({os.environ.get('WEB_CONCURRENCY', os.cpu_count())})"
+    print(f"respondents per run (GET page + POST complete page): {args.responses}")
+    print(f"load client: {client}")
+    print(f"client connections / gunicorn workers / CPUs: {args.clients} / {workers} / {os.cpu_count()}")
+    print(f"gunicorn worker class / threads per worker: {args.worker_class} / {args.threads}")
+
+    def per_respondent(phase: Phase) -> str:
+        return " / ".join(f"{1000 * cpu / max(1, args.responses):.2f}" for cpu in phase.cpu)
+
+    table: list[tuple[str, Callable[[Phase], str]]] = [
+        ("worker killed (SIGKILL)", lambda p: f"pid {p.killed[0]} at {p.killed[1]} done" if p.killed else "no"),
+        ("machine speed: fixed Python loop (s)", lambda p: f"{p.speed:.3f}"),
+        ("wall time (first GET to last respondent)", lambda p: f"{p.elapsed:.1f} s"),
+        ("validated submissions per second", lambda p: f"{p.rate:.0f}"),
+        ("HTTP requests per second (GET + POST)", lambda p: f"{2 * p.rate:.0f}"),
+        ("POST latency p50 / p99", lambda p: f"{percentile(p.stats.post_ms, 0.5):.0f} / {p.p99:.0f} ms"),
+        ("respondent latency (GET+POST) p50 / p99",
+         lambda p: f"{percentile(p.stats.total_ms, 0.5):.0f} / {percentile(p.stats.total_ms, 0.99):.0f} ms"),
+        ("client retries (same idempotency key)", lambda p: f"{p.stats.retries}"),
+        ("CPU ms per respondent: server / database / client", per_respondent),
+        ("CPU s used / available (CPUs x wall time)", lambda p: f"{sum(p.cpu):.1f} / {(os.cpu_count() or 1) * p.elapsed:.1f}"),
+        ("raw single-row INSERT rate, same database", lambda p: f"{p.inserts:.0f} rows/s"),
+        ("submissions / raw inserts", lambda p: f"{p.rate / p.inserts:.3f}"),
+        ("goal: >= 500/s with p99 < 200 ms", lambda p: "met" if p.rate >= 500 and p.p99 < 200 else "not met"),
+        *[(f"db: {key}", (lambda k: lambda p: str(p.checked[k]))(key)) for key in phases[0].checked],
+        ("database check: exactly N, none duplicated or lost", lambda p: "OK" if p.ok(args.responses) else "FAILED"),
     ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
-    for failure in stats.failures[:10]:
-        print("failure:", failure)
-    ok = (checked["responses"] == checked["complete"] == checked["distinct invitations"] == checked["page submissions"]
-          == checked["invitations submitted"] == args.responses and checked["suggestions kept when not relevant"] == 0
-          and not stats.failures)
-    print("database check:", "OK: exactly N responses, none duplicated, none lost" if ok else "FAILED")
-    print(f"mean POST latency {statistics.fmean(stats.post_ms):.0f} ms" if stats.post_ms else "no successful POST")
-    return 0 if ok else 1
+    width = max(len(label) for label, _ in table)
+    columns = [max(len(p.label), *(len(cell(p)) for _, cell in table)) for p in phases]
+    print(f"{'':<{width}}  " + "  ".join(f"{p.label:>{w}}" for p, w in zip(phases, columns, strict=True)))
+    for label, cell in table:
+        print(f"{label:<{width}}  " + "  ".join(f"{cell(p):>{w}}" for p, w in zip(phases, columns, strict=True)))
+    for phase in phases:
+        for failure in phase.stats.failures[:10]:
+            print(f"failure ({phase.label}):", failure)
+    return 0 if all(p.ok(args.responses) for p in phases) else 1
 
 
 if __name__ == "__main__":
