@@ -123,3 +123,44 @@ def test_two_processes_share_the_database_and_no_process_state(two_servers: tupl
     for base in (a, b, a, b, a):  # 5 failures spread over both processes
         assert attacker.login(base, other.email, "wrong password!") == 401
     assert attacker.login(b, other.email, PASSWORD) == 429  # the limit counts both processes
+
+
+def test_the_shipped_gunicorn_config_replaces_a_killed_worker(app: Flask) -> None:
+    """``gunicorn -c gunicorn.conf.py`` (preloaded app, forked workers with their own pools): after a
+    worker is killed the master forks a new one, and every request is still answered."""
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env.update(DATABASE_URL=app.config["DATABASE_URL"], SECRET_KEY=app.config["SECRET_KEY"], WEB_CONCURRENCY="2")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
+                             "--chdir", str(ROOT), "wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def workers() -> set[int]:
+        found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        return {int(pid) for pid in found}
+
+    try:
+        _wait_healthy(base, proc)
+        deadline = time.monotonic() + 30
+        while len(workers()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        before = workers()
+        assert len(before) == 2
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while (len(workers()) < 2 or victim in workers()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = workers()
+        assert victim not in after and len(after) == 2
+        for _ in range(20):  # both workers answer, each on its own database connections
+            with urllib.request.urlopen(base + "/healthz", timeout=5) as reply:
+                assert reply.status == 200
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
