@@ -17,6 +17,9 @@ bind = os.environ.get("STRATA_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 2)))
 worker_class = "sync"
 preload_app = True
+# gunicorn's control socket (a thread in the master, one default path shared by every instance on the
+# host) is not used; without it the master is a single thread that only forks and reaps workers.
+control_socket_disable = True
 
 
 def post_fork(server, worker):

@@ -125,7 +125,7 @@ def test_two_processes_share_the_database_and_no_process_state(two_servers: tupl
     assert attacker.login(b, other.email, PASSWORD) == 429  # the limit counts both processes
 
 
-def test_the_shipped_gunicorn_config_replaces_a_killed_worker(app: Flask) -> None:
+def test_the_shipped_gunicorn_config_replaces_a_killed_worker(app: Flask, tmp_path: Path) -> None:
     """``gunicorn -c gunicorn.conf.py`` (preloaded app, forked workers with their own pools): after a
     worker is killed the master forks a new one, and every request is still answered."""
     import signal
@@ -134,8 +134,10 @@ def test_the_shipped_gunicorn_config_replaces_a_killed_worker(app: Flask) -> Non
     env.update(DATABASE_URL=app.config["DATABASE_URL"], SECRET_KEY=app.config["SECRET_KEY"], WEB_CONCURRENCY="2")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-                             "--chdir", str(ROOT), "wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path / "gunicorn.log"  # a file, not a pipe nobody reads: a full pipe would stall the master's logging
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
+                                 "--chdir", str(ROOT), "wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=sink)
 
     def workers() -> set[int]:
         found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
@@ -147,14 +149,14 @@ def test_the_shipped_gunicorn_config_replaces_a_killed_worker(app: Flask) -> Non
         while len(workers()) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         before = workers()
-        assert len(before) == 2
+        assert len(before) == 2, log.read_text(errors="replace")[-3000:]
         victim = min(before)
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while (len(workers()) < 2 or victim in workers()) and time.monotonic() < deadline:
             time.sleep(0.05)
         after = workers()
-        assert victim not in after and len(after) == 2
+        assert victim not in after and len(after) == 2, log.read_text(errors="replace")[-3000:]
         for _ in range(20):  # both workers answer, each on its own database connections
             with urllib.request.urlopen(base + "/healthz", timeout=5) as reply:
                 assert reply.status == 200
