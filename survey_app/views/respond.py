@@ -12,12 +12,11 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
-from flask_wtf.csrf import generate_csrf
 from itsdangerous import BadSignature, URLSafeSerializer
 from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
-from survey_app import db
+from survey_app import db, security
 from survey_app.questionnaire.presentation import page_view, progress
 from survey_app.questionnaire.runtime import Form
 from survey_app.services import responses
@@ -26,6 +25,9 @@ from survey_app.services.responses import AlreadySubmitted, SurveyClosed, Visit
 
 bp = Blueprint("respond", __name__, url_prefix="/r")
 COOKIE = "strata_resume"
+# Respondents' forms carry a session-less CSRF token (see survey_app.security), checked in submit().
+security.csrf.exempt(bp)
+bp.after_request(security.set_browser_cookie)
 
 
 def _language() -> str:
@@ -91,7 +93,9 @@ def _render_page(visit: Visit, form: Form, page: int, language: str, *, errors: 
     view = page_view(form, page, answers, missing, language, errors, raw)
     position, total = progress(form, page, answers)
     previous = form.previous_page(page, answers) if visit.response is not None else None
-    context = {"submission_key": secrets.token_urlsafe(24), "shown_at": f"{time.time():.3f}", **context}
+    token = visit.invitation.token
+    context = {"submission_key": secrets.token_urlsafe(24), "shown_at": f"{time.time():.3f}",
+               "csrf_token": lambda: security.respondent_csrf_token(token), **context}
     return render_template(
         "respond/page.html", visit=visit, project=visit.project, page=view, position=position, total=total,
         title=form.text(form.definition["settings"]["title"], language) or visit.project.title,
@@ -117,7 +121,7 @@ def _first_visit(visit: Visit, form: Form, page: int, language: str) -> bytes:
         pieces = [marks[part] if i % 2 else part.encode() for i, part in enumerate(split)]
         if len(form.memo) < 256:
             form.memo[key] = pieces
-    values = {"link": str(escape(url_for("respond.submit", token=visit.invitation.token))), "csrf": generate_csrf(),
+    values = {"link": str(escape(url_for("respond.submit", token=visit.invitation.token))), "csrf": security.respondent_csrf_token(visit.invitation.token),
               "key": secrets.token_urlsafe(24), "shown": f"{time.time():.3f}"}
     return b"".join(piece if isinstance(piece, bytes) else values[piece].encode() for piece in pieces)
 
@@ -139,6 +143,7 @@ def start(token: str) -> ResponseReturnValue:
 
 @bp.post("/<token>")
 def submit(token: str) -> ResponseReturnValue:
+    security.check_respondent_csrf(token)
     connection = db.connection()
     key = request.form.get("submission_key", "")
     try:

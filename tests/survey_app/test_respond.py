@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from survey_app import db
+from survey_app import db, security
 from survey_app.models import (
     Invitation,
     InvitationKind,
@@ -311,6 +311,54 @@ def test_csrf_is_required(world: World, app: Flask) -> None:
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token is not None
     assert client.post(f"/r/{world.graduate}", data={**data, "csrf_token": token.group(1)}).status_code == 303
+
+
+def _with_csrf(html: str) -> dict[str, str]:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token is not None
+    return {**fields(html), "csrf_token": token.group(1), **{f"q-{k}": v for k, v in GRADUATE_PAGES[0].items()}}
+
+
+def test_a_csrf_token_works_only_for_its_browser_and_link(world: World, app: Flask) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    ours, theirs = app.test_client(), app.test_client()
+    data = _with_csrf(ours.get(f"/r/{world.graduate}").get_data(as_text=True))
+    other = _with_csrf(theirs.get(f"/r/{world.graduate_other}").get_data(as_text=True))
+    # another browser's token (a page the attacker fetched himself), a token for another link, a
+    # forged cookie: all rejected, and nothing is written
+    assert ours.post(f"/r/{world.graduate}", data={**data, "csrf_token": other["csrf_token"]}).status_code == 400
+    assert theirs.post(f"/r/{world.graduate}", data=data).status_code == 400
+    assert ours.post(f"/r/{world.graduate_other}", data=data).status_code == 400
+    forged = app.test_client()
+    forged.set_cookie(security.BROWSER_COOKIE, "A" * 24, path="/r/")
+    assert forged.post(f"/r/{world.graduate}", data=data).status_code == 400
+    with db.session_factory(app)() as s:
+        assert s.scalar(select(func.count(Response.id))) == 0
+    assert ours.post(f"/r/{world.graduate}", data=data).status_code == 303
+
+
+def test_respondents_get_a_browser_key_and_no_session_cookie(world: World, app: Flask) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    first = client.get(f"/r/{world.graduate}")
+    cookies = first.headers.getlist("Set-Cookie")
+    assert len(cookies) == 1 and cookies[0].startswith(f"{security.BROWSER_COOKIE}=")
+    assert "HttpOnly" in cookies[0] and "SameSite=Lax" in cookies[0] and "Path=/r/" in cookies[0]
+    again = client.get(f"/r/{world.graduate}")
+    assert again.headers.getlist("Set-Cookie") == []  # the key is kept, so is the token
+    assert _with_csrf(first.get_data(as_text=True))["csrf_token"] == _with_csrf(again.get_data(as_text=True))["csrf_token"]
+
+
+def test_over_https_a_respondents_post_needs_a_same_origin_referrer(world: World, app: Flask) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    base = "https://survey.example"
+    data = _with_csrf(client.get(f"/r/{world.graduate}", base_url=base).get_data(as_text=True))
+    assert client.post(f"/r/{world.graduate}", data=data, base_url=base).status_code == 400
+    elsewhere = {"Referer": "https://evil.example/form"}
+    assert client.post(f"/r/{world.graduate}", data=data, base_url=base, headers=elsewhere).status_code == 400
+    ours = {"Referer": f"{base}/r/{world.graduate}"}
+    assert client.post(f"/r/{world.graduate}", data=data, base_url=base, headers=ours).status_code == 303
 
 
 def test_without_javascript_a_page_renders_only_what_can_be_relevant(client: FlaskClient, world: World) -> None:
