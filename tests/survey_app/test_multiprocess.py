@@ -166,3 +166,46 @@ def test_the_shipped_gunicorn_config_replaces_a_killed_worker(app: Flask, tmp_pa
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_the_shipped_gunicorn_config_delivers_a_response_when_the_body_was_not_read(app: Flask, tmp_path: Path) -> None:
+    """The shipped config closes a connection without waiting for the client when the request was read
+    whole, and as gunicorn does (FIN, then drain) when it was not: a response to a request whose body
+    the application never read (here a 404 for a 256 KiB POST) must reach the client, not be destroyed
+    by a reset."""
+    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env.update(DATABASE_URL=app.config["DATABASE_URL"], SECRET_KEY=app.config["SECRET_KEY"], WEB_CONCURRENCY="1")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
+                                 "--chdir", str(ROOT), "wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=sink)
+
+    def exchange(head: bytes, body: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(head + body)
+            time.sleep(0.2)  # the response is sent and the connection closed before we read
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+            return received
+
+    try:
+        _wait_healthy(base, proc)
+        body = b"x" * 256 * 1024
+        for _ in range(3):
+            reply = exchange(b"POST /no-such-page HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body), body)
+            assert reply.startswith(b"HTTP/1.1 404 "), reply[:200]
+            head, _, content = reply.partition(b"\r\n\r\n")
+            length = re.search(rb"(?i)content-length: (\d+)", head)
+            assert length and len(content) == int(length.group(1))
+            reply = exchange(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"")
+            assert reply.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in reply
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
