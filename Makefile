@@ -41,8 +41,8 @@ pytest: $(STAMP)
 # Re-extract messages after changing user-visible strings, translate the new entries in
 # survey_app/translations/*/LC_MESSAGES/messages.po, then compile.
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --omit-header --no-location --sort-output -o survey_app/translations/messages.pot survey_app
-	$(BIN)/pybabel update -N -i survey_app/translations/messages.pot -d survey_app/translations
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --omit-header --no-location --sort-output --width 100 -o survey_app/translations/messages.pot survey_app
+	$(BIN)/pybabel update -N --width 100 -i survey_app/translations/messages.pot -d survey_app/translations
 	$(BIN)/pybabel compile -d survey_app/translations
 
 clean:

@@ -107,8 +107,8 @@ def check_respondent_csrf(link: str) -> None:
 def set_browser_cookie(response: Response) -> Response:
     """Send the browser key made for this request's token (see :func:`respondent_csrf_token`)."""
     key = g.get("strata_new_browser_key")
-    if key is not None:
-        response.set_cookie(BROWSER_COOKIE, key, max_age=180 * 86400, path=f"{request.script_root}/r/", httponly=True, samesite="Lax",
+    if key is not None:  # a browser-session cookie, as Flask's session was: no identifier outlives the visit
+        response.set_cookie(BROWSER_COOKIE, key, path=f"{request.script_root}/r/", httponly=True, samesite="Lax",
                             secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response
 

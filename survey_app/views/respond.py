@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
+from flask_wtf.csrf import CSRFError
 from itsdangerous import BadSignature, URLSafeSerializer
 from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
@@ -177,6 +178,14 @@ def submit(token: str) -> ResponseReturnValue:
         reply.set_cookie(COOKIE, _signer().dumps(outcome.response_id), max_age=180 * 86400, path=f"/r/{token}",
                          httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
     return reply
+
+
+@bp.errorhandler(CSRFError)
+def _security_check_failed(exc: CSRFError) -> ResponseReturnValue:
+    """A POST without this browser's token: nothing is saved; the respondent is told why and sent back."""
+    token = str((request.view_args or {}).get("token", ""))
+    visit = responses.visit(db.connection(), token, _cookie_response_id(), today=date.today())
+    return render_template("respond/expired.html", project=visit.project, token=token), 400
 
 
 @bp.get("/<token>/done")

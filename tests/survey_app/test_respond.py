@@ -326,7 +326,10 @@ def test_a_csrf_token_works_only_for_its_browser_and_link(world: World, app: Fla
     other = _with_csrf(theirs.get(f"/r/{world.graduate_other}").get_data(as_text=True))
     # another browser's token (a page the attacker fetched himself), a token for another link, a
     # forged cookie: all rejected, and nothing is written
-    assert ours.post(f"/r/{world.graduate}", data={**data, "csrf_token": other["csrf_token"]}).status_code == 400
+    refused = ours.post(f"/r/{world.graduate}?lang=en", data={**data, "csrf_token": other["csrf_token"]})
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)  # the respondent is told why and sent back to the page
+    assert "were not saved" in html and f'href="/r/{world.graduate}"' in html and "Approval number" in html
     assert theirs.post(f"/r/{world.graduate}", data=data).status_code == 400
     assert ours.post(f"/r/{world.graduate_other}", data=data).status_code == 400
     forged = app.test_client()
@@ -344,6 +347,7 @@ def test_respondents_get_a_browser_key_and_no_session_cookie(world: World, app: 
     cookies = first.headers.getlist("Set-Cookie")
     assert len(cookies) == 1 and cookies[0].startswith(f"{security.BROWSER_COOKIE}=")
     assert "HttpOnly" in cookies[0] and "SameSite=Lax" in cookies[0] and "Path=/r/" in cookies[0]
+    assert "Expires" not in cookies[0] and "Max-Age" not in cookies[0]  # gone when the browser closes
     again = client.get(f"/r/{world.graduate}")
     assert again.headers.getlist("Set-Cookie") == []  # the key is kept, so is the token
     assert _with_csrf(first.get_data(as_text=True))["csrf_token"] == _with_csrf(again.get_data(as_text=True))["csrf_token"]
