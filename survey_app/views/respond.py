@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
 from survey_app import db, security
+from survey_app.errors import AppError
 from survey_app.questionnaire.presentation import page_view, progress
 from survey_app.questionnaire.runtime import Form
 from survey_app.services import responses
@@ -175,7 +176,7 @@ def submit(token: str) -> ResponseReturnValue:
     target = url_for("respond.done", token=token) if outcome.kind == "done" else url_for("respond.start", token=token)
     reply = redirect(target, code=303)
     if outcome.response_id is not None and outcome.open_link:
-        reply.set_cookie(COOKIE, _signer().dumps(outcome.response_id), max_age=180 * 86400, path=f"/r/{token}",
+        reply.set_cookie(COOKIE, _signer().dumps(outcome.response_id), max_age=180 * 86400, path=f"{request.script_root}/r/{token}",
                          httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
     return reply
 
@@ -184,8 +185,12 @@ def submit(token: str) -> ResponseReturnValue:
 def _security_check_failed(exc: CSRFError) -> ResponseReturnValue:
     """A POST without this browser's token: nothing is saved; the respondent is told why and sent back."""
     token = str((request.view_args or {}).get("token", ""))
-    visit = responses.visit(db.connection(), token, _cookie_response_id(), today=date.today())
-    return render_template("respond/expired.html", project=visit.project, token=token), 400
+    try:
+        visit = responses.visit(db.connection(), token, _cookie_response_id(), today=date.today())
+    except AppError as error:  # an unknown or revoked link: the usual page for it (an error handler cannot raise)
+        return current_app.handle_user_exception(error)
+    referrer = "referrer" in (exc.description or "")
+    return render_template("respond/expired.html", project=visit.project, token=token, referrer=referrer), 400
 
 
 @bp.get("/<token>/done")

@@ -340,6 +340,13 @@ def test_a_csrf_token_works_only_for_its_browser_and_link(world: World, app: Fla
     assert ours.post(f"/r/{world.graduate}", data=data).status_code == 303
 
 
+def test_a_post_without_a_token_to_an_unknown_link_is_not_found(world: World, app: Flask) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    for link in ("no-such-link", "x" * 70):
+        assert client.post(f"/r/{link}", data={"page": "0"}).status_code == 404
+
+
 def test_respondents_get_a_browser_key_and_no_session_cookie(world: World, app: Flask) -> None:
     app.config["WTF_CSRF_ENABLED"] = True
     client = app.test_client()
@@ -358,7 +365,8 @@ def test_over_https_a_respondents_post_needs_a_same_origin_referrer(world: World
     client = app.test_client()
     base = "https://survey.example"
     data = _with_csrf(client.get(f"/r/{world.graduate}", base_url=base).get_data(as_text=True))
-    assert client.post(f"/r/{world.graduate}", data=data, base_url=base).status_code == 400
+    refused = client.post(f"/r/{world.graduate}?lang=en", data=data, base_url=base)
+    assert refused.status_code == 400 and "Referer" in refused.get_data(as_text=True)
     elsewhere = {"Referer": "https://evil.example/form"}
     assert client.post(f"/r/{world.graduate}", data=data, base_url=base, headers=elsewhere).status_code == 400
     ours = {"Referer": f"{base}/r/{world.graduate}"}
