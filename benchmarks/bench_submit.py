@@ -25,8 +25,8 @@ The CPU is shared by the server, the load client and PostgreSQL, so the numbers 
 dedicated server; the table shows the CPU milliseconds per respondent of each (gunicorn master and
 workers, the PostgreSQL processes serving the benchmark database, the load client) to see where the
 cores go. The CPU time per respondent of every process changes by up to a factor of two from one
-minute to the next on this shared virtual machine (seen: server 2.2 to 4.3 ms), so compare runs made
-together and repeat before concluding. Throughput is measured over the busy period (first GET to
+minute to the next on a shared virtual machine (seen on one day with the same code: server 2.2 to
+4.3 ms), so compare runs made together, interleave the variants, and repeat before concluding. Throughput is measured over the busy period (first GET to
 last finished respondent). Prints a table; exit status 1 when a database check
 fails.
 """
