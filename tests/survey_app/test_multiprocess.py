@@ -6,6 +6,7 @@ failures made through both. Runs on the database under test (PostgreSQL in CI's 
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import os
 import re
@@ -125,26 +126,40 @@ def test_two_processes_share_the_database_and_no_process_state(two_servers: tupl
     assert attacker.login(b, other.email, PASSWORD) == 429  # the limit counts both processes
 
 
+@contextlib.contextmanager
+def _shipped_gunicorn(app: Flask, log: Path, workers: int) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``gunicorn -c gunicorn.conf.py wsgi:app`` on a free port of 127.0.0.1, as the README deploys it; its
+    stderr goes to ``log`` (a file, not a pipe nobody reads: a full pipe would stall the master's logging)."""
+    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env.update(DATABASE_URL=app.config["DATABASE_URL"], SECRET_KEY=app.config["SECRET_KEY"], WEB_CONCURRENCY=str(workers))
+    port = _free_port()
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
+                                 "--chdir", str(ROOT), "wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=sink)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc)
+        yield proc, port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def test_the_shipped_gunicorn_config_replaces_a_killed_worker(app: Flask, tmp_path: Path) -> None:
     """``gunicorn -c gunicorn.conf.py`` (preloaded app, forked workers with their own pools): after a
     worker is killed the master forks a new one, and every request is still answered."""
     import signal
 
-    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
-    env.update(DATABASE_URL=app.config["DATABASE_URL"], SECRET_KEY=app.config["SECRET_KEY"], WEB_CONCURRENCY="2")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "gunicorn.log"  # a file, not a pipe nobody reads: a full pipe would stall the master's logging
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-                                 "--chdir", str(ROOT), "wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=sink)
+    log = tmp_path / "gunicorn.log"
+    with _shipped_gunicorn(app, log, workers=2) as (proc, port):
+        base = f"http://127.0.0.1:{port}"
 
-    def workers() -> set[int]:
-        found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-        return {int(pid) for pid in found}
+        def workers() -> set[int]:
+            found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+            return {int(pid) for pid in found}
 
-    try:
-        _wait_healthy(base, proc)
         deadline = time.monotonic() + 30
         while len(workers()) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -160,12 +175,6 @@ def test_the_shipped_gunicorn_config_replaces_a_killed_worker(app: Flask, tmp_pa
         for _ in range(20):  # both workers answer, each on its own database connections
             with urllib.request.urlopen(base + "/healthz", timeout=5) as reply:
                 assert reply.status == 200
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_the_shipped_gunicorn_config_delivers_a_response_when_the_body_was_not_read(app: Flask, tmp_path: Path) -> None:
@@ -173,39 +182,23 @@ def test_the_shipped_gunicorn_config_delivers_a_response_when_the_body_was_not_r
     whole, and as gunicorn does (FIN, then drain) when it was not: a response to a request whose body
     the application never read (here a 404 for a 256 KiB POST) must reach the client, not be destroyed
     by a reset."""
-    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
-    env.update(DATABASE_URL=app.config["DATABASE_URL"], SECRET_KEY=app.config["SECRET_KEY"], WEB_CONCURRENCY="1")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-                                 "--chdir", str(ROOT), "wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=sink)
-
-    def exchange(head: bytes, body: bytes) -> bytes:
+    def exchange(port: int, request: bytes) -> bytes:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(head + body)
+            sock.sendall(request)
             time.sleep(0.2)  # the response is sent and the connection closed before we read
             received = b""
             while chunk := sock.recv(65536):
                 received += chunk
             return received
 
-    try:
-        _wait_healthy(base, proc)
-        body = b"x" * 256 * 1024
+    body = b"x" * 256 * 1024
+    with _shipped_gunicorn(app, tmp_path / "gunicorn.log", workers=1) as (_proc, port):
         for _ in range(3):
-            reply = exchange(b"POST /no-such-page HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
-                             b"Content-Length: %d\r\n\r\n" % len(body), body)
+            reply = exchange(port, b"POST /no-such-page HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
             assert reply.startswith(b"HTTP/1.1 404 "), reply[:200]
             head, _, content = reply.partition(b"\r\n\r\n")
             length = re.search(rb"(?i)content-length: (\d+)", head)
             assert length and len(content) == int(length.group(1))
-            reply = exchange(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"")
+            reply = exchange(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert reply.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in reply
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
