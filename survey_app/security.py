@@ -48,7 +48,7 @@ class SessionInterface(SecureCookieSessionInterface):
 # cannot carry the matching token: the attacker can neither read the cookie nor compute the HMAC. This is
 # as strong as Flask-WTF's session-bound tokens (both trust a cookie the attacker cannot set; both check
 # the Referer over HTTPS) and costs one HMAC instead of signing, timestamping and serialising a session
-# cookie and a token on every page (about a fifth of the CPU of a respondent's page view). Like
+# cookie and a token on every page (about a sixth of the app's CPU per respondent). Like
 # Flask-WTF's tokens here (``WTF_CSRF_TIME_LIMIT = None``), a token lasts as long as its browser's key.
 
 BROWSER_COOKIE = "strata_browser"
