@@ -32,7 +32,7 @@ control_socket_disable = True
 def post_fork(server, worker):
     """Forget the pool inherited from the master (without closing its sockets, which are the master's)."""
     import wsgi
-    from survey_app import db
+    from survey_app.core import db
 
     db.engine(wsgi.app).dispose(close=False)
 

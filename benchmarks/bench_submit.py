@@ -57,16 +57,13 @@ import psycopg  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from survey_app.models import (  # noqa: E402
-    Base,
-    Invitation,
-    InvitationStatus,
-    PageSubmission,
-    Response,
-    ResponseStatus,
-)
-from survey_app.services import demo_questionnaires as demo  # noqa: E402
-from survey_app.services import invitations, questionnaires, surveys  # noqa: E402
+from survey_app import schema  # noqa: E402
+from survey_app.demo.services import demo_questionnaires as demo  # noqa: E402
+from survey_app.fieldwork.models import Invitation, InvitationStatus  # noqa: E402
+from survey_app.fieldwork.services import invitations  # noqa: E402
+from survey_app.projects.services import surveys  # noqa: E402
+from survey_app.questionnaires.services import questionnaires  # noqa: E402
+from survey_app.respond.models import PageSubmission, Response, ResponseStatus  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 WRK = Path("/usr/bin/wrk")
@@ -114,7 +111,7 @@ def free_port() -> int:
 
 def prepare(url: str, count: int) -> list[str]:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    Base.metadata.create_all(engine)
+    schema.metadata.create_all(engine)
     from datetime import date, timedelta
 
     with Session(engine) as session:

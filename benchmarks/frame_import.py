@@ -16,9 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from survey_app import create_app, db
-from survey_app.models import Base, Role
-from survey_app.services import frame_files, frames, project_admin, users
+from survey_app import create_app, schema
+from survey_app.accounts.models import Role
+from survey_app.accounts.services import users
+from survey_app.core import db, frame_files
+from survey_app.fieldwork.services import frames
+from survey_app.projects.services import project_admin
 
 
 def peak_mb() -> float:
@@ -30,8 +33,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="strata-frame-bench-"))
     url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{folder / 'bench.sqlite3'}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "FRAME_UPLOAD_DIR": str(folder / "uploads")})
-    Base.metadata.drop_all(db.engine(app))
-    Base.metadata.create_all(db.engine(app))
+    schema.metadata.drop_all(db.engine(app))
+    schema.metadata.create_all(db.engine(app))
     source = folder / "frame.csv"
     with source.open("w", encoding="gb18030") as out:
         out.write("学号,学院,规模,手机\n")

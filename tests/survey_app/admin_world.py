@@ -13,17 +13,13 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from survey_app import db
-from survey_app.models import (
-    ReviewerAssignment,
-    ReviewLevel,
-    Role,
-    SampleDraw,
-    SamplingFrame,
-    SurveyProject,
-    User,
-)
-from survey_app.services import frame_files, frames, project_admin, samples
+from survey_app.accounts.models import Role, User
+from survey_app.core import db, frame_files
+from survey_app.fieldwork.models import SampleDraw, SamplingFrame
+from survey_app.fieldwork.services import frames, samples
+from survey_app.projects.models import ReviewerAssignment, SurveyProject
+from survey_app.projects.services import project_admin
+from survey_app.review.models import ReviewLevel
 
 from .conftest import PASSWORD, login
 
@@ -113,7 +109,8 @@ def build_world(app: Flask) -> World:
 
 def publish_questionnaire(session: Session, project: SurveyProject) -> Any:
     """The demo satisfaction questionnaire (two 8-item matrices), published on ``project``."""
-    from survey_app.services import demo_questionnaires, questionnaires
+    from survey_app.demo.services import demo_questionnaires
+    from survey_app.questionnaires.services import questionnaires
 
     version = questionnaires.import_xlsform(session, project, demo_questionnaires.satisfaction_xlsform(), "s.xlsx", actor_label="test")
     questionnaires.publish(session, version, actor_label="test")
@@ -125,7 +122,7 @@ def add_response(session: Session, project: SurveyProject, version: Any, unit: A
     """A response for a sampled unit, as the respondent pages would leave it."""
     from datetime import UTC, datetime, time
 
-    from survey_app.models import Response, ResponseStatus
+    from survey_app.respond.models import Response, ResponseStatus
 
     submitted = datetime.combine(day or date.today(), time(10, 0), UTC)
     values = answers if answers is not None else {f"i{k:02d}": str((k + unit.id) % 5 + 1) for k in range(1, 17)} | {"county": "c1", "unit": str(unit.id)}

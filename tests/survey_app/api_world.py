@@ -10,28 +10,23 @@ from typing import Any
 import numpy as np
 from flask import Flask
 
-from survey_app import db
-from survey_app.models import (
+from survey_app.accounts.models import Role, User
+from survey_app.analysis.services import api_tokens
+from survey_app.core import db
+from survey_app.demo.services.demo_api import synthetic_answers
+from survey_app.fieldwork.models import (
     FrameStatus,
     FrameUnit,
     Invitation,
     InvitationKind,
     InvitationStatus,
-    Questionnaire,
-    QuestionnaireVersion,
-    Response,
-    ResponseStatus,
-    Role,
     SampleDraw,
     SampleUnit,
     SamplingFrame,
-    SurveyProject,
-    SurveyStatus,
-    User,
-    VersionStatus,
 )
-from survey_app.services import api_tokens
-from survey_app.services.demo_api import synthetic_answers
+from survey_app.projects.models import SurveyProject, SurveyStatus
+from survey_app.questionnaires.models import Questionnaire, QuestionnaireVersion, VersionStatus
+from survey_app.respond.models import Response, ResponseStatus
 
 UNUSABLE_HASH = "!test-user-without-password"
 ALL_SCOPES = ("surveys:read", "estimates:read", "microdata:read", "weighting:write")

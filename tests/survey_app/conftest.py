@@ -18,10 +18,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from survey_app import create_app, db
-from survey_app.config import normalise_database_url
-from survey_app.models import Base, Role, User
-from survey_app.services import users
+from survey_app import create_app, schema
+from survey_app.accounts.models import Role, User
+from survey_app.accounts.services import users
+from survey_app.core import db
+from survey_app.core.config import normalise_database_url
 
 SERVER_URL = os.environ.get("TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery"
@@ -34,22 +35,22 @@ def server_database() -> Iterator[str | None]:
         yield None
         return
     engine = db.make_engine(normalise_database_url(SERVER_URL))
-    Base.metadata.drop_all(engine)
+    schema.metadata.drop_all(engine)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    Base.metadata.create_all(engine)
+    schema.metadata.create_all(engine)
     engine.dispose()
     yield SERVER_URL
 
 
 def _empty_tables(app: Flask) -> None:
     engine = db.engine(app)
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    names = ", ".join(f'"{t.name}"' for t in schema.metadata.sorted_tables)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
-            for table in reversed(Base.metadata.sorted_tables):
+            for table in reversed(schema.metadata.sorted_tables):
                 conn.execute(table.delete())
 
 
@@ -74,7 +75,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 def app(app_config: dict[str, Any], server_database: str | None) -> Iterator[Flask]:
     application = create_app(app_config)
     if server_database is None:
-        Base.metadata.create_all(db.engine(application))
+        schema.metadata.create_all(db.engine(application))
     yield application
     if server_database is not None:
         _empty_tables(application)

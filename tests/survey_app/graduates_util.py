@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from survey_app.services.personal_data import uscc_check_character
+from survey_app.core.personal_data import uscc_check_character
 
 HEADER = [
     "graduate_id", "institution_code", "institution_name", "institution_type", "institution_province", "college", "major",

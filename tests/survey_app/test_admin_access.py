@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 
 from survey_app import create_app
-from survey_app.config import load_config
-from survey_app.models import Role
+from survey_app.accounts.models import Role
+from survey_app.core.config import load_config
 
 from .conftest import login
 
@@ -21,7 +21,7 @@ def _cookie(response: Any, name: str = "strata_session") -> str:
 
 
 def test_session_cookie_is_secure_configurable_and_expires(app: Flask, app_config: dict[str, Any], make_user: Any) -> None:
-    from survey_app import db
+    from survey_app.core import db
 
     user = make_user(Role.DESIGNER)
     secure = create_app({**app_config, "SESSION_COOKIE_SECURE": True})  # STRATA_SECURE_COOKIES=1

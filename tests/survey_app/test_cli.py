@@ -4,8 +4,9 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from survey_app.models import Role, SurveyProject, User
-from survey_app.services import demo
+from survey_app.accounts.models import Role, User
+from survey_app.demo.services import demo
+from survey_app.projects.models import SurveyProject
 
 
 def test_create_user_asks_for_the_password_and_never_prints_it(app: Flask, session: Session) -> None:

@@ -13,9 +13,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from survey_app.cli import alembic_config
-from survey_app.config import normalise_database_url
-from survey_app.models import Base
+from survey_app import schema
+from survey_app.core.cli import alembic_config
+from survey_app.core.config import normalise_database_url
 
 from .conftest import SERVER_URL
 
@@ -45,10 +45,10 @@ def test_upgrade_head_matches_the_models(empty_database: str) -> None:
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            diff = compare_metadata(context, Base.metadata)
+            diff = compare_metadata(context, schema.metadata)
             tables = set(inspect(conn).get_table_names())
         assert diff == [], f"migrations and models differ: {diff}"
-        assert {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"} == tables
+        assert {t.name for t in schema.metadata.sorted_tables} | {"alembic_version"} == tables
     finally:
         engine.dispose()
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from survey_app.models import Role
+from survey_app.accounts.models import Role
 
 from .conftest import PASSWORD
 

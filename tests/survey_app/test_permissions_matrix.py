@@ -14,9 +14,10 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
 
-from survey_app import db
-from survey_app.models import Invitation, ProjectGrant, ReviewerAssignment, SampleUnit
-from survey_app.services import frame_files, invitations_export
+from survey_app.core import db, frame_files
+from survey_app.fieldwork.models import Invitation, SampleUnit
+from survey_app.fieldwork.services import invitations_export
+from survey_app.projects.models import ProjectGrant, ReviewerAssignment
 
 from .admin_world import ROLES, World, add_response, build_world, frame_csv, publish_questionnaire
 

@@ -21,10 +21,13 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from survey_app import create_app, db
-from survey_app.models import Base, InvitationKind
-from survey_app.services import demo_questionnaires, invitations, surveys
-from survey_app.services.demo import DemoSummary
+from survey_app import create_app, schema
+from survey_app.core import db
+from survey_app.demo.services import demo_questionnaires
+from survey_app.demo.services.demo import DemoSummary
+from survey_app.fieldwork.models import InvitationKind
+from survey_app.fieldwork.services import invitations
+from survey_app.projects.services import surveys
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -64,7 +67,7 @@ def live_server() -> Iterator[LiveServer]:
     folder = Path(tempfile.mkdtemp(prefix="strata-browser-"))
     app = create_app({"DATABASE_URL": f"sqlite:///{folder / 'live.sqlite3'}", "SECRET_KEY": "browser-test-secret",
                       "BABEL_DEFAULT_LOCALE": "zh_CN"})
-    Base.metadata.create_all(db.engine(app))
+    schema.metadata.create_all(db.engine(app))
     with db.session_factory(app)() as session:
         graduate = _project(session, demo_questionnaires.GRADUATE, "2026届高校毕业生就业状况抽样调查")
         satisfaction = _project(session, demo_questionnaires.SATISFACTION, "2026年县域教育工作群众满意度调查")

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from survey_app import db
-from survey_app.models import Role, SurveyProject
-from survey_app.services import demo, demo_questionnaires, users
+from survey_app.accounts.models import Role
+from survey_app.accounts.services import users
+from survey_app.core import db
+from survey_app.demo.services import demo, demo_questionnaires
+from survey_app.projects.models import SurveyProject
 
 from .conftest import LiveServer
 from .test_respond_browser import choose, next_page, type_into

@@ -10,12 +10,14 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from survey_app import db
-from survey_app.errors import NotFound
-from survey_app.models import Role
-from survey_app.services import demo_questionnaires, surveys, users
+from survey_app.accounts.models import Role
+from survey_app.accounts.services import users
+from survey_app.core import db
+from survey_app.core.errors import NotFound
+from survey_app.demo.services import demo_questionnaires
+from survey_app.projects.services import surveys
 
-from ..test_xlsform import YES_NO, make_xlsform
+from ..questionnaires.test_xlsform import YES_NO, make_xlsform
 from .conftest import LiveServer
 
 pytestmark = pytest.mark.browser

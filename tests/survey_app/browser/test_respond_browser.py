@@ -8,9 +8,10 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 from sqlalchemy import select
 
-from survey_app import db
-from survey_app.models import Invitation, Response, ResponseStatus
-from survey_app.questionnaire.expressions import compile_expression, evaluate
+from survey_app.core import db
+from survey_app.fieldwork.models import Invitation
+from survey_app.questionnaires.engine.expressions import compile_expression, evaluate
+from survey_app.respond.models import Response, ResponseStatus
 
 from .conftest import LiveServer
 

@@ -1,0 +1,94 @@
+"""Users: creation, password checks, look-ups."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from survey_app.accounts.models import Role, User
+from survey_app.accounts.services import audit
+from survey_app.core.errors import Conflict, ValidationFailed
+from survey_app.core.models import utcnow
+
+MIN_PASSWORD_LENGTH = 10
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# A hash to compare against when the e-mail is unknown, so both paths take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    """scrypt via werkzeug (salted, memory-hard)."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def get_by_email(session: Session, email: str) -> User | None:
+    return session.scalars(
+        select(User).where(func.lower(User.email) == normalise_email(email))
+    ).one_or_none()
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: Role | str,
+    display_name: str | None = None,
+    actor: User | None = None,
+    actor_label: str | None = None,
+) -> User:
+    email = normalise_email(email)
+    errors: dict[str, list[str]] = {}
+    if not _EMAIL.match(email):
+        errors["email"] = [f"{email!r} is not an e-mail address"]
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = [f"must be at least {MIN_PASSWORD_LENGTH} characters"]
+    try:
+        role = Role(role)
+    except ValueError:
+        errors["role"] = [f"{role!r} is not one of {', '.join(r.value for r in Role)}"]
+    if errors:
+        raise ValidationFailed("The user could not be created.", errors)
+    if get_by_email(session, email) is not None:
+        raise Conflict(f"A user with e-mail {email} already exists.", {"email": ["already taken"]})
+    user = User(
+        email=email,
+        display_name=display_name or email.split("@", 1)[0],
+        password_hash=hash_password(password),
+        role=Role(role),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        "user.create",
+        actor=actor,
+        actor_label=actor_label,
+        object_type="user",
+        object_id=user.id,
+        after=audit.snapshot(user),
+    )
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, or ``None``."""
+    user = get_by_email(session, email)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not user.is_active or not check_password_hash(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    return user

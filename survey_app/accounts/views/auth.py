@@ -1,0 +1,77 @@
+"""Log in and log out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Email
+
+from survey_app.accounts.services import audit, logins
+from survey_app.core import db
+
+bp = Blueprint("auth", __name__, template_folder="../templates")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+
+
+def _safe_next(target: str | None) -> str:
+    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("admin.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("admin.dashboard"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        session = db.session()
+        user, locked = logins.attempt(
+            session,
+            form.email.data or "",
+            form.password.data or "",
+            max_attempts=current_app.config["LOGIN_MAX_ATTEMPTS"],
+            window_seconds=current_app.config["LOGIN_WINDOW_SECONDS"],
+        )
+        session.commit()
+        if user is not None:
+            language = flask_session.get("lang")
+            flask_session.clear()  # a fresh session on log-in (no fixation), kept for PERMANENT_SESSION_LIFETIME
+            flask_session.permanent = True
+            if language:
+                flask_session["lang"] = language
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        if locked:
+            flash(_("Too many failed attempts. Please wait %(minutes)d minutes and try again.", minutes=current_app.config["LOGIN_WINDOW_SECONDS"] // 60), "error")
+            status = 429
+        else:
+            flash(_("Wrong e-mail or password."), "error")
+            status = 401
+    elif request.method == "POST":
+        status = 400
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> ResponseReturnValue:
+    session = db.session()
+    audit.record(session, "auth.logout", actor=current_user._get_current_object())
+    session.commit()
+    logout_user()
+    flash(_("You have been logged out."), "info")
+    return redirect(url_for("auth.login"))

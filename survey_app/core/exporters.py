@@ -1,0 +1,155 @@
+"""File formats for tables leaving the API: CSV (UTF-8 with BOM, so Excel shows Chinese), XLSX,
+Parquet, SPSS ``.sav`` and Stata ``.dta`` (variable and value labels via pyreadstat)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+BOM = "\ufeff"
+
+
+CHUNK = 64 * 1024
+
+
+MIMETYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+    "sav": "application/x-spss-sav",
+    "dta": "application/x-stata-dta",
+}
+
+
+STATA_STRING_BYTES = 2045
+
+
+@dataclass
+class Export:
+    """A file to send: name, media type and the body as an iterator of bytes."""
+
+    filename: str
+    mimetype: str
+    body: Iterator[bytes]
+
+
+@dataclass
+class Labels:
+    """Variable labels ``{column: label}`` and value labels ``{column: {value: label}}``."""
+
+    variables: dict[str, str]
+    values: dict[str, dict[Any, str]]
+
+
+def csv_text(frame: pd.DataFrame, *, header: bool = True) -> str:
+    return frame.to_csv(index=False, header=header, lineterminator="\r\n", float_format="%.10g")
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    return (BOM + csv_text(frame)).encode("utf-8")
+
+
+def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name[:31], index=False)
+    return buffer.getvalue()
+
+
+def _file_chunks(path: str) -> Iterator[bytes]:
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+def _temp_path(suffix: str) -> str:
+    handle, path = tempfile.mkstemp(suffix=suffix, prefix="strata-export-")
+    os.close(handle)
+    return path
+
+
+def parquet_file(frame: pd.DataFrame, labels: Labels, metadata: Mapping[str, Any]) -> Iterator[bytes]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    extra = {
+        b"strata.variable_labels": json.dumps(labels.variables, ensure_ascii=False).encode(),
+        b"strata.value_labels": json.dumps({k: {str(c): t for c, t in v.items()} for k, v in labels.values.items()}, ensure_ascii=False).encode(),
+        b"strata.metadata": json.dumps(dict(metadata), ensure_ascii=False, default=str).encode(),
+    }
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
+    path = _temp_path(".parquet")
+    pq.write_table(table, path)
+    return _file_chunks(path)
+
+
+def _numeric_value_labels(frame: pd.DataFrame, labels: Labels, *, integers_only: bool) -> dict[str, dict[Any, str]]:
+    out: dict[str, dict[Any, str]] = {}
+    for column, mapping in labels.values.items():
+        if column not in frame.columns or not pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        converted: dict[Any, str] = {}
+        for code, text in mapping.items():
+            try:
+                number = float(code)
+            except (TypeError, ValueError):
+                continue
+            if integers_only:
+                if not number.is_integer():
+                    continue
+                converted[int(number)] = text
+            else:
+                converted[number] = text
+        if converted:
+            out[column] = converted
+    return out
+
+
+def sav_file(frame: pd.DataFrame, labels: Labels) -> Iterator[bytes]:
+    import pyreadstat
+
+    path = _temp_path(".sav")
+    string_labels = {
+        c: {str(k): v for k, v in m.items()} for c, m in labels.values.items()
+        if c in frame.columns and not pd.api.types.is_numeric_dtype(frame[c])
+    }
+    pyreadstat.write_sav(
+        frame, path,
+        column_labels={c: labels.variables.get(c, "") for c in frame.columns},
+        variable_value_labels={**_numeric_value_labels(frame, labels, integers_only=False), **string_labels},
+    )
+    return _file_chunks(path)
+
+
+def dta_file(frame: pd.DataFrame, labels: Labels) -> Iterator[bytes]:
+    import pyreadstat
+
+    out = frame.copy()
+    for column in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = out[column].map(
+                lambda x: x.encode("utf-8")[:STATA_STRING_BYTES].decode("utf-8", "ignore"), na_action="ignore"
+            )
+    value_labels = _numeric_value_labels(out, labels, integers_only=True)
+    for column in list(value_labels):  # Stata labels whole numbers only
+        if not out[column].dropna().map(float.is_integer).all():
+            value_labels.pop(column)
+    path = _temp_path(".dta")
+    pyreadstat.write_dta(
+        out, path, version=15,
+        column_labels={c: labels.variables.get(c, "")[:80] for c in out.columns},
+        variable_value_labels=value_labels,
+    )
+    return _file_chunks(path)

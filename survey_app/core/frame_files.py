@@ -1,0 +1,268 @@
+"""Uploaded frame files: staging on disk, encoding detection and chunked reading.
+
+An upload is streamed to a staging folder (``FRAME_UPLOAD_DIR``, default ``<instance>/frame_uploads``) under a random token,
+with a small JSON sidecar (original name, kind, encoding, SHA-256). Nothing reaches the database
+until the file has been mapped and validated (:mod:`survey_app.fieldwork.services.frames`). Files are read
+in chunks of rows, so a frame of millions of rows is validated and imported in bounded memory.
+Any app process on the host can read a staged file: the staging folder is the only shared state.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+import pandas as pd
+from charset_normalizer import from_bytes
+
+from survey_app.core.errors import NotFound, ValidationFailed
+
+SAMPLE_BYTES = 1 << 20  # bytes read to detect the encoding and the delimiter
+
+
+CHUNK_ROWS = 20_000
+
+
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+_GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz", "cp936"}
+
+
+_XLSX_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    token: str
+    filename: str
+    kind: str  # "csv" or "xlsx"
+    encoding: str  # "" for xlsx
+    delimiter: str
+    sha256: str
+    size_bytes: int
+    project_id: int
+    user_id: int
+    path: Path
+
+
+def staging_dir(directory: str) -> Path:
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _decoded(sample: bytes, encoding: str) -> str | None:
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return None
+
+
+def _cjk_share(text: str) -> float:
+    """Share of CJK characters (ideographs, CJK punctuation, full-width forms) among non-ASCII ones."""
+    wide = [c for c in text if ord(c) > 127]
+    if not wide:
+        return 0.0
+    cjk = sum(1 for c in wide if 0x3000 <= ord(c) <= 0x9FFF or 0xF900 <= ord(c) <= 0xFFEF or 0x20000 <= ord(c) <= 0x3FFFF)
+    return cjk / len(wide)
+
+
+def detect_encoding(sample: bytes) -> str:
+    """The text encoding of ``sample`` (UTF-8 with or without BOM, GB18030/GBK, ...).
+
+    GB2312 and GBK are read as GB18030, their superset, so rare characters in names decode too.
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    utf8 = _decoded(sample, "utf-8")
+    if utf8 is not None:
+        # Short GBK texts can be valid UTF-8 by accident (学院 -> U+0467 U+053A): prefer GB18030
+        # when it reads as Chinese and UTF-8 reads as other scripts.
+        gb = _decoded(sample, "gb18030")
+        if gb is not None and _cjk_share(utf8) < 0.5 and _cjk_share(gb) > 0.8:
+            return "gb18030"
+        return "utf-8"
+    best = from_bytes(sample).best()
+    if best is None:
+        raise ValidationFailed(
+            "The file's text encoding could not be recognised.",
+            {"file": ["save it as UTF-8 or GB18030 CSV, or as an Excel .xlsx workbook"]},
+        )
+    name = best.encoding.lower().replace("-", "").replace("_", "")
+    if name in {n.replace("-", "") for n in _GB_FAMILY}:
+        return "gb18030"
+    return best.encoding
+
+
+def _delimiter(text_sample: str) -> str:
+    first_line = text_sample.splitlines()[0] if text_sample else ""
+    try:
+        return csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def stage_upload(directory: str, filename: str, stream: IO[bytes], *, project_id: int, user_id: int) -> StagedFile:
+    """Stream an uploaded CSV or XLSX file to the staging folder and describe it."""
+    name = Path(filename or "").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in {".csv", ".txt", ".xlsx"}:
+        raise ValidationFailed(
+            "Only CSV (.csv, .txt) and Excel (.xlsx) files can be uploaded.",
+            {"file": [f"{name or 'the upload'} is not a .csv, .txt or .xlsx file"]},
+        )
+    token = secrets.token_hex(16)
+    path = staging_dir(directory) / f"{token}.upload"
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    with path.open("wb") as out:
+        while block := stream.read(1 << 16):
+            if len(head) < SAMPLE_BYTES:
+                head += block[: SAMPLE_BYTES - len(head)]
+            digest.update(block)
+            size += len(block)
+            out.write(block)
+    try:
+        if size == 0:
+            raise ValidationFailed("The file is empty.", {"file": [f"{name} has no content"]})
+        if suffix == ".xlsx" or head.startswith(_XLSX_MAGIC):
+            if not head.startswith(_XLSX_MAGIC):
+                raise ValidationFailed("The file is not an Excel workbook.", {"file": [f"{name} is not a valid .xlsx file"]})
+            kind, encoding, delimiter = "xlsx", "", ""
+        else:
+            kind = "csv"
+            encoding = detect_encoding(head)
+            text = head.decode(encoding, errors="ignore")
+            delimiter = _delimiter(text)
+    except ValidationFailed:
+        path.unlink(missing_ok=True)
+        raise
+    staged = StagedFile(token, name, kind, encoding, delimiter, digest.hexdigest(), size, project_id, user_id, path)
+    meta = {k: v for k, v in asdict(staged).items() if k != "path"}
+    path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False))
+    return staged
+
+
+def load_staged(directory: str, token: str) -> StagedFile:
+    if not _TOKEN.match(token or ""):
+        raise NotFound("This upload does not exist.")
+    path = staging_dir(directory) / f"{token}.upload"
+    meta_path = path.with_suffix(".json")
+    if not path.exists() or not meta_path.exists():
+        raise NotFound("This upload does not exist or has already been imported.")
+    meta = json.loads(meta_path.read_text())
+    return StagedFile(path=path, **meta)
+
+
+def discard(staged: StagedFile) -> None:
+    staged.path.unlink(missing_ok=True)
+    staged.path.with_suffix(".json").unlink(missing_ok=True)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+    from openpyxl import load_workbook
+
+    with path.open("rb") as handle:  # a file object: openpyxl would refuse the staging suffix
+        try:
+            workbook = load_workbook(handle, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises several types for corrupt files
+            raise ValidationFailed("The Excel workbook could not be read.", {"file": [str(exc)]}) from exc
+        try:
+            sheet = workbook.worksheets[0]
+            for row in sheet.iter_rows(values_only=True):
+                yield [_cell(v) for v in row]
+        finally:
+            workbook.close()
+
+
+def iter_chunks(staged: StagedFile, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """The data rows as string DataFrames of at most ``chunk_rows`` rows.
+
+    Each chunk's index is the line number in the file (the header is line 1).
+    """
+    if staged.kind == "xlsx":
+        rows = _xlsx_rows(staged.path)
+        header = next(rows, None)
+        if header is None:
+            return
+        while header and header[-1] == "":
+            header.pop()
+        width = len(header)
+        buffer: list[list[str]] = []
+        lines: list[int] = []
+        for line, row in enumerate(rows, start=2):
+            row = (row + [""] * width)[:width]
+            if not any(row):
+                continue
+            buffer.append(row)
+            lines.append(line)
+            if len(buffer) >= chunk_rows:
+                yield pd.DataFrame(buffer, columns=header, index=lines)
+                buffer, lines = [], []
+        if buffer:
+            yield pd.DataFrame(buffer, columns=header, index=lines)
+        return
+    try:
+        reader = pd.read_csv(
+            staged.path,
+            encoding=staged.encoding,
+            sep=staged.delimiter or ",",
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            chunksize=chunk_rows,
+        )
+        line = 2
+        for chunk in reader:
+            chunk.index = pd.RangeIndex(line, line + len(chunk))
+            line += len(chunk)
+            yield chunk.apply(lambda col: col.str.strip())
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(
+            f"The file is not valid {staged.encoding} text.",
+            {"file": [f"undecodable bytes near byte {exc.start}; save it as UTF-8 or GB18030"]},
+        ) from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValidationFailed("The CSV file could not be read.", {"file": [str(exc).strip()]}) from exc
+
+
+def header(staged: StagedFile) -> list[str]:
+    """Column names of the file."""
+    if staged.kind == "xlsx":
+        first = next(_xlsx_rows(staged.path), None)
+        names = list(first or [])
+        while names and names[-1] == "":
+            names.pop()
+        return names
+    try:
+        with open(staged.path, encoding=staged.encoding, newline="") as handle:
+            row = next(csv.reader(handle, delimiter=staged.delimiter or ","), [])
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(f"The file is not valid {staged.encoding} text.", {"file": [str(exc)]}) from exc
+    return [c.strip() for c in row]
+
+
+def preview(staged: StagedFile, rows: int = 5) -> pd.DataFrame:
+    for chunk in iter_chunks(staged, chunk_rows=rows):
+        return chunk
+    return pd.DataFrame(columns=header(staged))

@@ -1,0 +1,64 @@
+"""Small uploaded tables (population counts, inspection registers): CSV or XLSX to a DataFrame.
+
+Every cell is read as text (no type guessing: ``007`` stays ``007``); headers are stripped and
+required columns checked; problems name the file row (header = row 1) so that the uploader can fix
+them. Nothing is stored here.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+
+import pandas as pd
+
+from survey_app.core.errors import ValidationFailed
+from survey_app.core.frame_files import detect_encoding
+
+MAX_BYTES = 20 << 20
+
+
+MAX_ERRORS = 20
+
+
+def read_table(data: bytes, filename: str) -> pd.DataFrame:
+    """The uploaded table as strings (empty cells are ``""``), rows in file order."""
+    if not data:
+        raise ValidationFailed("The file is empty.", {"file": ["choose a CSV or XLSX file"]})
+    if len(data) > MAX_BYTES:
+        raise ValidationFailed("The file is too large.", {"file": [f"at most {MAX_BYTES >> 20} MB"]})
+    name = filename.lower()
+    try:
+        if name.endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
+            frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
+        else:
+            text = data.decode(detect_encoding(data[: 1 << 20]))
+            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
+            frame = pd.read_csv(io.StringIO(text), dtype=str, sep=dialect.delimiter, keep_default_na=False)
+    except (ValueError, csv.Error, UnicodeDecodeError, KeyError) as exc:
+        raise ValidationFailed("The file could not be read as CSV or XLSX.", {"file": [str(exc)[:200]]}) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.fillna("").apply(lambda column: column.str.strip())
+
+
+def require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValidationFailed("The file lacks required columns.",
+                               {"columns": [f"missing: {', '.join(missing)}; found: {', '.join(map(str, frame.columns))}"]})
+
+
+def row_errors(frame: pd.DataFrame, bad: pd.Series, message: str) -> list[str]:
+    """``row N: message`` for the first rows where ``bad`` is true (file rows: header is row 1)."""
+    rows = (frame.index[bad.to_numpy()] + 2).tolist()[:MAX_ERRORS]
+    return [f"row {r}: {message}" for r in rows]
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """SHA-256 of the rows as canonical JSON (column order and values as uploaded)."""
+    payload = json.dumps({"columns": list(map(str, frame.columns)), "rows": frame.to_numpy().tolist()},
+                         ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()

@@ -1,1 +1,0 @@
-"""Business rules and queries. Services receive a session; they never create, commit or close one."""

@@ -1,0 +1,199 @@
+"""Frame upload: encodings, XLSX, mapping, validation report, background import with progress."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from openpyxl import Workbook
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from survey_app.accounts.models import AuditEvent, Role
+from survey_app.core import frame_files
+from survey_app.fieldwork.models import FrameStatus, FrameUnit, SamplingFrame
+from survey_app.projects.models import SurveyProject
+from survey_app.projects.services import project_admin
+
+from ..admin_world import frame_csv, project_data
+from ..conftest import login
+
+MAPPING = {"unit_id": "unit_id", "stratum": "school", "size": "size", "contact": ["phone"], "name": "Graduates"}
+
+
+@pytest.fixture
+def project(client: FlaskClient, logged_in: Any, session: Session) -> SurveyProject:
+    designer = logged_in(Role.DESIGNER)
+    created = project_admin.create(session, project_data(), actor=session.merge(designer))
+    session.commit()
+    return created
+
+
+def _upload(client: FlaskClient, project: SurveyProject, content: bytes, name: str = "frame.csv") -> Any:
+    return client.post(f"/admin/projects/{project.id}/frames/upload", data={"file": (io.BytesIO(content), name)}, content_type="multipart/form-data")
+
+
+def _wait(client: FlaskClient, frame_id: int) -> dict[str, Any]:
+    for _ in range(200):
+        progress = client.get(f"/admin/frames/{frame_id}/progress").get_json()
+        if progress["status"] != "importing":
+            return progress
+        time.sleep(0.05)
+    raise AssertionError("import did not finish")
+
+
+def _count(session: Session, model: Any) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig", "utf-8"])
+def test_upload_map_validate_and_import_in_the_background(app: Flask, client: FlaskClient, project: SurveyProject, session: Session, encoding: str) -> None:
+    app.config["FRAME_IMPORT_CHUNK_ROWS"] = 100  # several chunks, several progress updates
+    content = frame_csv(450).replace(b"school-", "学院-".encode(encoding) if encoding != "utf-8-sig" else "学院-".encode())
+    if encoding == "utf-8-sig":
+        content = b"\xef\xbb\xbf" + content
+    uploaded = _upload(client, project, content)
+    assert uploaded.status_code == 302
+    mapping_url = uploaded.headers["Location"]
+    page = client.get(mapping_url).get_data(as_text=True)
+    assert "学院-0" in page and "unit_id" in page
+    report = client.post(mapping_url, data={**MAPPING, "action": "validate"})
+    assert report.status_code == 200 and "No problems found" in report.get_data(as_text=True)
+    assert _count(session, SamplingFrame) == 0  # checking stores nothing
+    started = client.post(mapping_url, data={**MAPPING, "action": "import"})
+    assert started.status_code == 302
+    frame_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    progress = _wait(client, frame_id)
+    assert progress == {**progress, "status": "ready", "rows_imported": 450, "row_count": 450, "percent": 100.0}
+    frame = session.get(SamplingFrame, frame_id)
+    assert frame is not None and frame.columns["encoding"] in (encoding, "utf-8-sig")
+    units = session.scalars(select(FrameUnit).where(FrameUnit.frame_id == frame_id).order_by(FrameUnit.row_number)).all()
+    assert len(units) == 450 and units[0].unit_key == "g00000" and units[0].stratum == "学院-0"
+    assert units[0].contact == {"phone": "13800000000"} and units[0].size == 1.0 and units[0].row_number == 2
+    assert list(Path(app.config["FRAME_UPLOAD_DIR"]).iterdir()) == []  # the staged file is gone
+    shown = client.get(f"/admin/frames/{frame_id}").get_data(as_text=True)
+    assert "学院-2" in shown and "Design and draw a sample" in shown
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "sampling_frame")).all()
+    assert actions == ["frame.upload", "frame.import_complete"]
+
+
+def test_xlsx_upload(client: FlaskClient, project: SurveyProject, session: Session) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["编号", "学院", "规模", "手机"])
+    for i in range(40):
+        sheet.append([1000 + i, f"学院{i % 2}", i % 3 + 1, f"139{i:08d}"])
+    sheet.append([None, None, None, None])  # trailing empty row is ignored
+    buffer = io.BytesIO()
+    book.save(buffer)
+    uploaded = _upload(client, project, buffer.getvalue(), "名单.xlsx")
+    assert uploaded.status_code == 302
+    mapping_url = uploaded.headers["Location"]
+    mapping = {"unit_id": "编号", "stratum": "学院", "size": "规模", "contact": ["手机"], "name": "名单"}
+    assert "Excel workbook" in client.get(mapping_url).get_data(as_text=True)
+    started = client.post(mapping_url, data={**mapping, "action": "import"})
+    assert started.status_code == 302, started.get_data(as_text=True)[-3000:]
+    frame_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    assert _wait(client, frame_id)["rows_imported"] == 40
+    keys = session.scalars(select(FrameUnit.unit_key).where(FrameUnit.frame_id == frame_id).order_by(FrameUnit.row_number)).all()
+    assert keys[:2] == ["1000", "1001"]
+
+
+def test_invalid_file_reports_every_problem_and_stores_nothing(client: FlaskClient, project: SurveyProject, session: Session) -> None:
+    content = frame_csv(50, extra="g00003,school-1,2,1\n,school-1,2,1\ng99999,,3,1\ng99998,school-2,abc,1\ng99997,school-2,-4,1\n")
+    mapping_url = _upload(client, project, content).headers["Location"]
+    report = client.post(mapping_url, data={**MAPPING, "action": "validate"})
+    assert report.status_code == 422
+    page = report.get_data(as_text=True)
+    assert "Duplicate unit ids: 1" in page and "g00003" in page and "line 53" in page
+    assert "Rows without a unit id: 1" in page
+    assert "Rows without a stratum: 1" in page and "g99999" in page
+    assert "non-positive sizes: 2" in page and "abc" in page
+    assert 'value="import"' not in page
+    refused = client.post(mapping_url, data={**MAPPING, "action": "import"})  # forcing the import is refused too
+    assert refused.status_code == 422 and "nothing was stored" in refused.get_data(as_text=True)
+    assert _count(session, SamplingFrame) == 0 and _count(session, FrameUnit) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("frame.pdf", b"%PDF-1.4", "Only CSV"),
+        ("frame.csv", b"", "The file is empty"),
+        ("frame.xlsx", b"not a zip", "not an Excel workbook"),
+    ],
+)
+def test_bad_uploads_are_refused(client: FlaskClient, project: SurveyProject, app: Flask, name: str, content: bytes, message: str) -> None:
+    response = _upload(client, project, content, name)
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    directory = Path(app.config["FRAME_UPLOAD_DIR"])
+    assert not directory.exists() or list(directory.iterdir()) == []
+
+
+def test_bad_mapping_names_the_column(client: FlaskClient, project: SurveyProject) -> None:
+    mapping_url = _upload(client, project, frame_csv(5)).headers["Location"]
+    response = client.post(mapping_url, data={**MAPPING, "unit_id": "nope", "action": "validate"})
+    assert response.status_code == 422 and "&#39;nope&#39; is not a column of the file" in response.get_data(as_text=True)
+    same = client.post(mapping_url, data={**MAPPING, "stratum": "unit_id", "action": "validate"})
+    assert same.status_code == 422 and "must be different columns" in same.get_data(as_text=True)
+
+
+def test_undecodable_text_is_reported(client: FlaskClient, project: SurveyProject) -> None:
+    content = frame_csv(3) + b"g9,\xff\xfe\xfa\xfb,1,1\n" * 2
+    response = _upload(client, project, content)
+    if response.status_code == 302:  # detected as some single-byte encoding: the data then decodes
+        assert client.get(response.headers["Location"]).status_code == 200
+    else:
+        assert response.status_code == 422
+
+
+def test_staged_upload_of_another_project_is_not_found(app: Flask, client: FlaskClient, project: SurveyProject, session: Session) -> None:
+    other = project_admin.create(session, project_data("other"), actor=session.get(type(project.owner), project.owner_id))  # type: ignore[arg-type]
+    session.commit()
+    staged = frame_files.stage_upload(app.config["FRAME_UPLOAD_DIR"], "x.csv", io.BytesIO(frame_csv(3)), project_id=other.id, user_id=project.owner_id or 0)
+    assert client.get(f"/admin/projects/{project.id}/frames/staged/{staged.token}").status_code == 404
+    assert client.get(f"/admin/projects/{project.id}/frames/staged/..%2F..%2Fetc").status_code == 404
+
+
+def test_failed_import_keeps_nothing(app: Flask, session: Session, project: SurveyProject) -> None:
+    from survey_app.core import db
+    from survey_app.fieldwork.services import frames
+
+    staged = frame_files.stage_upload(app.config["FRAME_UPLOAD_DIR"], "f.csv", io.BytesIO(frame_csv(30)), project_id=project.id, user_id=project.owner_id or 0)
+    mapping = frames.parse_mapping(frame_files.header(staged), MAPPING)
+    frame, _ = frames.start_import(session, project, staged, mapping, name="F", actor=session.get(type(project.owner), project.owner_id))  # type: ignore[arg-type]
+    session.commit()
+    staged.path.write_bytes(frame_csv(30) + b"g00001,school-1,1,1\n")  # changed on disk after validation: unique key violated
+    frames.run_import(db.session_factory(app), frame.id, staged, chunk_rows=10)
+    session.expire_all()
+    failed = session.get(SamplingFrame, frame.id)
+    assert failed is not None and failed.status == FrameStatus.FAILED and failed.error
+    assert _count(session, FrameUnit) == 0
+
+
+def test_progress_is_read_from_the_database_by_any_app_instance(app: Flask, app_config: dict[str, Any], client: FlaskClient, project: SurveyProject, session: Session) -> None:
+    """A second app (another process in production) sees the import and its progress: no process state."""
+    from survey_app import create_app
+    from survey_app.core import db
+
+    other_app = create_app(app_config)
+    try:
+        other = other_app.test_client()
+        login(other, session.get(type(project.owner), project.owner_id).email)  # type: ignore[union-attr]
+        mapping_url = _upload(client, project, frame_csv(300)).headers["Location"]
+        assert other.get(mapping_url).status_code == 200  # the staged file is on disk, not in memory
+        started = client.post(mapping_url, data={**MAPPING, "action": "import"})
+        frame_id = int(started.headers["Location"].rsplit("/", 1)[1])
+        for _ in range(200):
+            progress = other.get(f"/admin/frames/{frame_id}/progress").get_json()
+            if progress["status"] != "importing":
+                break
+            time.sleep(0.05)
+        assert progress["status"] == "ready" and progress["rows_imported"] == 300
+    finally:
+        db.engine(other_app).dispose()
