@@ -1,16 +1,22 @@
-"""Load and safety benchmark for respondent submissions under gunicorn + PostgreSQL.
+"""Load and safety benchmark for respondent submissions under nginx + gunicorn + PostgreSQL.
 
     .venv/bin/python benchmarks/bench_submit.py [--responses 6000] [--clients 16] [--workers N]
-                                                [--client wrk|python] [--no-kill]
+                                                [--front nginx|direct|both] [--client wrk|python] [--no-kill]
 
-Two runs, each on 127.0.0.1 with a fresh throw-away PostgreSQL database (dropped at the end):
-"steady", then "worker killed" (skipped with --no-kill). Each run
+Runs on 127.0.0.1, each with a fresh throw-away PostgreSQL database (dropped at the end): "steady",
+then "worker killed" (skipped with --no-kill), in each shape asked for. The production shape
+(``--front nginx``, the default) puts Debian's nginx in front of gunicorn as the README deploys it:
+clients keep their connections to nginx alive, nginx opens one to gunicorn per request (a sync
+worker closes after each response). ``--front direct`` sends the clients straight to gunicorn;
+``both`` runs both shapes for comparison. Each run
 
 1. creates the schema, a survey project with a one-page questionnaire (county, sex, age group,
    urban/rural, 16 satisfaction items on a 5-point scale with "don't know", an overall rating and a
    conditional text: every answer validated by the server) and N personal invitations;
 2. starts gunicorn on the real app (CSRF on) with the repository's gunicorn.conf.py, as the README
-   deploys it (one sync worker per CPU, app preloaded; --workers/--worker-class override);
+   deploys it (one sync worker per CPU, app preloaded; --workers/--worker-class override), and in
+   the nginx shape nginx in front of it (benchmarks/nginx.conf: worker_processes auto, access log
+   buffered, proxy headers as a deployment sets them);
 3. sends N simulated respondents over C concurrent connections: each GETs its link (CSRF token,
    idempotency key, cookies) and POSTs the complete page; a connection error or 5xx is retried with
    the same idempotency key. In the second run one gunicorn worker is killed (SIGKILL) once a third
@@ -23,7 +29,7 @@ Two runs, each on 127.0.0.1 with a fresh throw-away PostgreSQL database (dropped
 
 The CPU is shared by the server, the load client and PostgreSQL, so the numbers are a floor for a
 dedicated server; the table shows the CPU milliseconds per respondent of each (gunicorn master and
-workers, the PostgreSQL processes serving the benchmark database, the load client) to see where the
+workers, nginx, the PostgreSQL processes serving the benchmark database, the load client) to see where the
 cores go. The CPU time per respondent of every process changes by up to a factor of two from one
 minute to the next on a shared virtual machine (seen on one day with the same code: server 2.2 to
 4.3 ms), so compare runs made together, interleave the variants, and repeat before concluding. Throughput is measured over the busy period (first GET to
@@ -67,6 +73,8 @@ from survey_app.respond.models import PageSubmission, Response, ResponseStatus  
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 WRK = Path("/usr/bin/wrk")
+NGINX = Path("/usr/sbin/nginx")
+NGINX_CONF = Path(__file__).resolve().with_name("nginx.conf")
 WRK_SCRIPT = Path(__file__).resolve().with_suffix(".lua")
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
@@ -307,7 +315,7 @@ def proc_cpu(pid: int, children: bool = False) -> float | None:
 
 
 def server_cpu(master: int) -> float:
-    """gunicorn: the master with its reaped children (a killed worker) plus the live workers."""
+    """gunicorn (or nginx): the master with its reaped children (a killed worker) plus the live workers."""
     workers = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
     return sum(proc_cpu(pid) or 0.0 for pid in map(int, workers)) + (proc_cpu(master, children=True) or 0.0)
 
@@ -403,6 +411,43 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
+class Nginx:
+    """nginx from Debian's package in front of gunicorn, with benchmarks/nginx.conf, in a temporary prefix."""
+
+    def __init__(self, upstream: int) -> None:
+        self.port = free_port()
+        self.tmp = tempfile.TemporaryDirectory(prefix="strata_nginx_")
+        prefix = Path(self.tmp.name)
+        prefix.chmod(0o755)  # nginx workers run as nobody and keep request bodies / buffers here
+        config = NGINX_CONF.read_text().replace("@PREFIX@", str(prefix)).replace("@LISTEN@", f"127.0.0.1:{self.port}")
+        (prefix / "nginx.conf").write_text(config.replace("@UPSTREAM@", f"127.0.0.1:{upstream}"))
+        self.process = subprocess.Popen([str(NGINX), "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")])
+        wait_for_port(self.port, self.process, "nginx")
+
+    def close(self) -> None:
+        self.process.send_signal(signal.SIGQUIT)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        errors = Path(self.tmp.name, "error.log").read_text()
+        self.tmp.cleanup()
+        if "[emerg]" in errors or "[alert]" in errors:
+            print(errors, file=sys.stderr)
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.time() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.time() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.2)
+
+
 @dataclass
 class Phase:
     """One run: a fresh database and server, N respondents, the checks."""
@@ -410,7 +455,7 @@ class Phase:
     label: str
     stats: Stats
     elapsed: float
-    cpu: tuple[float, float, float]  # server, database, load client (CPU seconds)
+    cpu: tuple[float, float, float, float]  # server, nginx, database, load client (CPU seconds)
     killed: tuple[int, int] | None
     inserts: float
     checked: dict[str, int]
@@ -430,13 +475,14 @@ class Phase:
                 and not self.stats.failures)
 
 
-def run_phase(args: argparse.Namespace, label: str, kill: bool) -> Phase:
+def run_phase(args: argparse.Namespace, label: str, kill: bool, front: str) -> Phase:
     name = f"strata_bench_{secrets.token_hex(4)}"
     admin_url = f"{SERVER}/postgres"
     url = f"{SERVER}/{name}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     server: subprocess.Popen[bytes] | None = None
+    proxy: Nginx | None = None
     try:
         tokens = prepare(url, args.responses)
         port = free_port()
@@ -449,15 +495,10 @@ def run_phase(args: argparse.Namespace, label: str, kill: bool) -> Phase:
         if args.worker_class != "sync" or args.threads != 1:
             command += ["-k", args.worker_class, "--threads", str(args.threads)]
         server = subprocess.Popen([*command, "wsgi:app"], cwd=ROOT, env=env)
-        deadline = time.time() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
+        wait_for_port(port, server, "gunicorn")
+        if front == "nginx":
+            proxy = Nginx(port)
+            port = proxy.port
         Client(port).request("GET", "/healthz", None, {})  # warm up
         if args.client == "wrk" and tokens and cookies_set_by_page(port, tokens[0]) > 1:
             raise RuntimeError("the respondent page sets several cookies; wrk keeps only the last: use --client python")
@@ -473,6 +514,7 @@ def run_phase(args: argparse.Namespace, label: str, kill: bool) -> Phase:
 
         monitor = Monitor(url, name, on_progress if args.client == "wrk" and kill else None)
         server_before = server_cpu(server.pid)
+        proxy_before = server_cpu(proxy.process.pid) if proxy else 0.0
         monitor.start()
         try:
             if args.client == "wrk":
@@ -480,11 +522,14 @@ def run_phase(args: argparse.Namespace, label: str, kill: bool) -> Phase:
             else:
                 stats, elapsed = run_clients(port, tokens, args.clients, on_progress)
             cpu_server = server_cpu(server.pid) - server_before
+            cpu_proxy = server_cpu(proxy.process.pid) - proxy_before if proxy else 0.0
         finally:
             cpu_database = monitor.finish()
         inserts = insert_rate(url, args.clients, min(20000, max(2000, args.responses * 2)))
         checked = verify(url, tokens)
     finally:
+        if proxy is not None:
+            proxy.close()
         if server is not None:
             server.send_signal(signal.SIGTERM)
             try:
@@ -493,7 +538,7 @@ def run_phase(args: argparse.Namespace, label: str, kill: bool) -> Phase:
                 server.kill()
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return Phase(label, stats, elapsed, (cpu_server, cpu_database, stats.client_cpu),
+    return Phase(label, stats, elapsed, (cpu_server, cpu_proxy, cpu_database, stats.client_cpu),
                  (killed[0], killed[1]) if killed else None, inserts, checked)
 
 
@@ -506,12 +551,18 @@ def main() -> int:
                         help="gunicorn worker class (gthread keeps client connections alive)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--no-kill", action="store_true", help="skip the second run, in which a worker is killed")
+    parser.add_argument("--front", choices=("nginx", "direct", "both"), default="nginx",
+                        help="nginx in front of gunicorn (production shape, default), clients straight to gunicorn, or both")
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk" if os.access(WRK, os.X_OK) else "python",
                         help="load client: wrk + bench_submit.lua (default when /usr/bin/wrk exists) or Python threads")
     args = parser.parse_args()
-    phases = [run_phase(args, "steady", kill=False)]
-    if not args.no_kill:
-        phases.append(run_phase(args, "worker killed", kill=True))
+    if args.front != "direct" and not os.access(NGINX, os.X_OK):
+        parser.error(f"{NGINX} not found: apt-get install -y nginx, or use --front direct")
+    phases = []
+    for front in (("direct", "nginx") if args.front == "both" else (args.front,)):
+        phases.append(run_phase(args, f"{front}, steady", kill=False, front=front))
+        if not args.no_kill:
+            phases.append(run_phase(args, f"{front}, worker killed", kill=True, front=front))
     client = (f"wrk {wrk_version()} + bench_submit.lua, one connection per thread" if args.client == "wrk"
               else "Python threads, http.client")
     workers = str(args.workers) if args.workers else f"gunicorn.conf.py ({os.environ.get('WEB_CONCURRENCY', os.cpu_count())})"
@@ -532,7 +583,7 @@ def main() -> int:
         ("respondent latency (GET+POST) p50 / p99",
          lambda p: f"{percentile(p.stats.total_ms, 0.5):.0f} / {percentile(p.stats.total_ms, 0.99):.0f} ms"),
         ("client retries (same idempotency key)", lambda p: f"{p.stats.retries}"),
-        ("CPU ms per respondent: server / database / client", per_respondent),
+        ("CPU ms per respondent: gunicorn / nginx / database / client", per_respondent),
         ("CPU s used / available (CPUs x wall time)", lambda p: f"{sum(p.cpu):.1f} / {(os.cpu_count() or 1) * p.elapsed:.1f}"),
         ("raw single-row INSERT rate, same database", lambda p: f"{p.inserts:.0f} rows/s"),
         ("submissions / raw inserts", lambda p: f"{p.rate / p.inserts:.3f}"),
