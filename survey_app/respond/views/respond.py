@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -14,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
 from itsdangerous import BadSignature, URLSafeSerializer
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 
 from survey_app.core import db, security
@@ -65,73 +63,48 @@ def _int_arg(raw: str | None) -> int | None:
     return int(raw) if raw is not None and raw.isdigit() and len(raw) < 6 else None
 
 
-def _questions_html(form: Form, view: dict[str, Any], language: str) -> Markup | None:
-    """The page's questions as HTML, rendered once per form, page, language, locale and shown questions
-    while no question shows an answer or an error (a first visit): the form is immutable."""
-    if any(q["value"] or q["error"] or any(c["checked"] for c in q["choices"]) for q in view["questions"]):
-        return None
-    key = ("questions_html", view["index"], language, str(get_locale()), tuple(q["name"] for q in view["questions"]))
-    html = form.memo.get(key)
+def _fragment(form: Form, key: tuple[Any, ...], template: str, **context: Any) -> Markup:
+    """A part of a respondent page that depends only on ``key``, rendered once and kept with the form.
+
+    Fragment caching: the form (a published version) never changes, so a part of its pages that
+    depends on nothing but the page, the language and the project's labels is rendered once per
+    process and reused for every respondent. The key names everything the fragment shows.
+    """
+    html: Markup | None = form.memo.get(key)
     if html is None:
-        html = Markup(render_template("respond/_page_questions.html", page=view))
+        html = Markup(render_template(template, **context))
         if len(form.memo) < 256:
             form.memo[key] = html
     return html
-
-
-# Stand-ins for what differs between respondents on a first visit, replaced in the cached page.
-# Random per process, so that no designer text can contain them.
-_MARKS = {name: f"strata{secrets.token_hex(12)}{name}" for name in ("token", "csrf", "key", "shown")}
 
 
 def _render(visit: Visit, page: int, *, errors: dict[str, str] | None = None,
             raw: dict[str, list[str]] | None = None, status: int = 200) -> ResponseReturnValue:
     form = visit.form
     assert form is not None
-    language = _language()
-    if visit.response is None and not errors and not raw:
-        return _first_visit(visit, form, page, language), status
-    return _render_page(visit, form, page, language, errors=errors, raw=raw), status
-
-
-def _render_page(visit: Visit, form: Form, page: int, language: str, *, errors: dict[str, str] | None = None,
-                 raw: dict[str, list[str]] | None = None, **context: Any) -> str:
+    language, locale, project = _language(), str(get_locale()), visit.project
     answers = visit.response.answers if visit.response is not None else {}
     missing = visit.response.missing if visit.response is not None else {}
     view = page_view(form, page, answers, missing, language, errors, raw)
     position, total = progress(form, page, answers)
     previous = form.previous_page(page, answers) if visit.response is not None else None
     token = visit.invitation.token
-    context = {"submission_key": secrets.token_urlsafe(24), "shown_at": f"{time.time():.3f}",
-               "csrf_token": lambda: security.respondent_csrf_token(token), **context}
+    shown = tuple(q["name"] for q in view["questions"])
+    # the questions (and the logic) are the same for every respondent while none shows an answer or an
+    # error (and no earlier answer is passed to the browser)
+    fresh = not any(q["value"] or q["error"] or any(c["checked"] for c in q["choices"]) for q in view["questions"])
+    labels = tuple(getattr(project, name) for name in responses.PROJECT_COLUMNS)
     return render_template(
-        "respond/page.html", visit=visit, project=visit.project, page=view, position=position, total=total,
-        title=form.text(form.definition["settings"]["title"], language) or visit.project.title,
-        previous=previous, questions_html=_questions_html(form, view, language), **context)
-
-
-def _first_visit(visit: Visit, form: Form, page: int, language: str) -> bytes:
-    """A page before any answer: the same HTML for every respondent but for the link, the CSRF token,
-    the idempotency key and the time shown, so it is rendered once per form, page, language and
-    project labels (an edited label makes a new entry), kept as encoded pieces, and only those four
-    are filled in."""
-    project = visit.project
-    key = ("first_visit", page, language, str(get_locale()),
-           tuple(getattr(project, name) for name in responses.PROJECT_COLUMNS))
-    pieces: list[bytes | str] | None = form.memo.get(key)
-    if pieces is None:
-        stand_in = Visit(replace(visit.invitation, token=_MARKS["token"]), project, visit.state, form, None, page)
-        shell = _render_page(stand_in, form, page, language, csrf_token=lambda: _MARKS["csrf"],
-                             submission_key=_MARKS["key"], shown_at=_MARKS["shown"])
-        link = str(escape(url_for("respond.submit", token=_MARKS["token"])))
-        marks = {link: "link", _MARKS["csrf"]: "csrf", _MARKS["key"]: "key", _MARKS["shown"]: "shown"}
-        split = re.split("(" + "|".join(re.escape(mark) for mark in marks) + ")", shell)
-        pieces = [marks[part] if i % 2 else part.encode() for i, part in enumerate(split)]
-        if len(form.memo) < 256:
-            form.memo[key] = pieces
-    values = {"link": str(escape(url_for("respond.submit", token=visit.invitation.token))), "csrf": security.respondent_csrf_token(visit.invitation.token),
-              "key": secrets.token_urlsafe(24), "shown": f"{time.time():.3f}"}
-    return b"".join(piece if isinstance(piece, bytes) else values[piece].encode() for piece in pieces)
+        "respond/page.html", visit=visit, project=project, page=view, position=position, total=total,
+        title=form.text(form.definition["settings"]["title"], language) or project.title, previous=previous,
+        questions_html=_fragment(form, ("html", "questions", page, language, locale, shown), "respond/_page_questions.html",
+                                 page=view) if fresh else None,
+        header_html=_fragment(form, ("html", "header", page, locale, labels), "respond/_header.html", project=project, page=view),
+        footer_html=_fragment(form, ("html", "footer", locale), "respond/_footer.html"),
+        logic_html=_fragment(form, ("html", "logic", page, language, locale), "respond/_logic.html", page=view)
+        if not view["logic"]["values"] else None,
+        submission_key=secrets.token_urlsafe(24), shown_at=f"{time.time():.3f}",
+        csrf_token=lambda: security.respondent_csrf_token(token)), status
 
 
 def _closed(visit: Visit) -> ResponseReturnValue:

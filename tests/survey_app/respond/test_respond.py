@@ -393,18 +393,18 @@ def _varying(html: str) -> str:
     return re.sub(r'name="(submission_key|shown_at|csrf_token)" value="[^"]*"', r'name="\1" value=""', html)
 
 
-def test_first_visit_pages_come_from_a_cache_that_changes_only_the_respondents_values(app: Flask, world: World) -> None:
+def test_pages_share_cached_fragments_and_differ_only_in_the_respondents_values(app: Flask, world: World) -> None:
     app.config["WTF_CSRF_ENABLED"] = True
     first, second = app.test_client(), app.test_client()
     a = first.get(f"/r/{world.graduate}?lang=en").get_data(as_text=True)
-    b = second.get(f"/r/{world.graduate_other}?lang=en").get_data(as_text=True)  # served from the cache
+    b = second.get(f"/r/{world.graduate_other}?lang=en").get_data(as_text=True)  # cached fragments
     assert f'action="/r/{world.graduate_other}"' in b and world.graduate not in b
     assert _varying(a).replace(world.graduate, world.graduate_other) == _varying(b)
     token_a = re.search(r'name="csrf_token" value="([^"]+)"', a)
     token_b = re.search(r'name="csrf_token" value="([^"]+)"', b)
     assert token_a and token_b and token_a.group(1) != token_b.group(1)
     assert fields(a)["submission_key"] != fields(b)["submission_key"]
-    # each browser's own token is accepted (the cached page carries the session's CSRF token)
+    # each browser's own token is accepted
     data = {**fields(b), "csrf_token": token_b.group(1), **{f"q-{k}": v for k, v in GRADUATE_PAGES[0].items()}}
     assert second.post(f"/r/{world.graduate_other}", data=data).status_code == 303
     # an edited statutory label shows at once
@@ -412,6 +412,20 @@ def test_first_visit_pages_come_from_a_cache_that_changes_only_the_respondents_v
         s.get(SurveyProject, world.graduate_project_id).approval_number = "示统制〔2026〕99号"  # type: ignore[union-attr]
         s.commit()
     assert "示统制〔2026〕99号" in first.get(f"/r/{world.graduate}?lang=en").get_data(as_text=True)
+
+
+def test_a_later_page_passes_each_respondents_own_earlier_answers_to_the_browser(app: Flask, world: World) -> None:
+    first, second = app.test_client(), app.test_client()
+    post_page(first, world.graduate, GRADUATE_PAGES[0])
+    post_page(second, world.graduate_other, {**GRADUATE_PAGES[0], "degree": "master"})
+
+    def logic(client: FlaskClient, token: str) -> str:
+        found = re.search(r'<script type="application/json" id="form-logic">(.*?)</script>', client.get(f"/r/{token}").get_data(as_text=True))
+        assert found
+        return found.group(1)
+
+    mine, theirs = logic(first, world.graduate), logic(second, world.graduate_other)
+    assert '"degree": "bachelor"' in mine and '"degree": "master"' in theirs
 
 
 def test_hot_path_statements_raise_sqlalchemys_integrity_error(app: Flask, client: FlaskClient, world: World, session: Session) -> None:
