@@ -11,9 +11,9 @@
 -- When its slice is done a thread writes <output>.done.<n> and stops its event loop; wrk itself still
 -- sleeps until -d (or SIGINT), so bench_submit.py interrupts it when every thread has finished.
 -- Before stopping, the thread points its address at <park> (a port on 127.0.0.1 that bench_submit.py
--- listens on and never serves): a sync gunicorn worker answers "Connection: close", wrk reconnects
--- right after the last response, and that idle connection would otherwise hold a sync worker
--- (blocked in recv) until wrk exits, stalling the threads still at work.
+-- listens on and never serves): when a server answers "Connection: close", wrk reconnects right after
+-- the last response, and with a server whose worker serves one connection at a time that idle
+-- connection would hold the worker (blocked in recv) until wrk exits, stalling the threads still at work.
 -- done() writes <output>: per respondent "ok token post_ms total_ms" or "fail token reason", and per
 -- thread "thread id first_start last_finish retries" (CLOCK_MONOTONIC seconds, as Python's
 -- time.monotonic()).

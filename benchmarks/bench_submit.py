@@ -1,25 +1,25 @@
-"""Load and safety benchmark for respondent submissions under nginx + gunicorn + PostgreSQL.
+"""Load and safety benchmark for respondent submissions under nginx + ``strata serve`` + PostgreSQL.
 
     .venv/bin/python benchmarks/bench_submit.py [--responses 6000] [--clients 16] [--workers N]
                                                 [--front nginx|direct|both] [--client wrk|python] [--no-kill]
 
 Runs on 127.0.0.1, each with a fresh throw-away PostgreSQL database (dropped at the end): "steady",
 then "worker killed" (skipped with --no-kill), in each shape asked for. The production shape
-(``--front nginx``, the default) puts Debian's nginx in front of gunicorn as the README deploys it:
-clients keep their connections to nginx alive, nginx opens one to gunicorn per request (a sync
-worker closes after each response). ``--front direct`` sends the clients straight to gunicorn;
-``both`` runs both shapes for comparison. Each run
+(``--front nginx``, the default) puts Debian's nginx in front of the app server as the README deploys
+it: clients keep their connections to nginx alive and so does nginx to the app server.
+``--front direct`` sends the clients straight to the app server; ``both`` runs both shapes for
+comparison. Each run
 
 1. creates the schema, a survey project with a one-page questionnaire (county, sex, age group,
    urban/rural, 16 satisfaction items on a 5-point scale with "don't know", an overall rating and a
    conditional text: every answer validated by the server) and N personal invitations;
-2. starts gunicorn on the real app (CSRF on) with the repository's gunicorn.conf.py, as the README
-   deploys it (one sync worker per CPU, app preloaded; --workers/--worker-class override), and in
-   the nginx shape nginx in front of it (benchmarks/nginx.conf: worker_processes auto, access log
-   buffered, proxy headers as a deployment sets them);
+2. starts ``strata serve`` (granian, one worker process per CPU, one request thread each; --workers
+   and --threads override) on the real app (CSRF on), as the README deploys it, and in the nginx
+   shape nginx in front of it (benchmarks/nginx.conf: worker_processes auto, keep-alive to the app,
+   access log buffered, proxy headers as a deployment sets them);
 3. sends N simulated respondents over C concurrent connections: each GETs its link (CSRF token,
    idempotency key, cookies) and POSTs the complete page; a connection error or 5xx is retried with
-   the same idempotency key. In the second run one gunicorn worker is killed (SIGKILL) once a third
+   the same idempotency key. In the second run one app worker is killed (SIGKILL) once a third
    of the respondents are done. The load client is wrk (default when /usr/bin/wrk exists: C threads
    with one connection each, driven by benchmarks/bench_submit.lua) or Python threads
    (--client python, http.client), which take more of the CPU the server needs;
@@ -28,7 +28,7 @@ worker closes after each response). ``--front direct`` sends the clients straigh
    page submission each: none duplicated, none lost.
 
 The CPU is shared by the server, the load client and PostgreSQL, so the numbers are a floor for a
-dedicated server; the table shows the CPU milliseconds per respondent of each (gunicorn master and
+dedicated server; the table shows the CPU milliseconds per respondent of each (app server master and
 workers, nginx, the PostgreSQL processes serving the benchmark database, the load client) to see where the
 cores go. The CPU time per respondent of every process changes by up to a factor of two from one
 minute to the next on a shared virtual machine (seen on one day with the same code: server 2.2 to
@@ -315,7 +315,7 @@ def proc_cpu(pid: int, children: bool = False) -> float | None:
 
 
 def server_cpu(master: int) -> float:
-    """gunicorn (or nginx): the master with its reaped children (a killed worker) plus the live workers."""
+    """The app server (or nginx): the master with its reaped children (a killed worker) plus the live workers."""
     workers = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
     return sum(proc_cpu(pid) or 0.0 for pid in map(int, workers)) + (proc_cpu(master, children=True) or 0.0)
 
@@ -412,15 +412,15 @@ def percentile(values: list[float], share: float) -> float:
 
 
 class Nginx:
-    """nginx from Debian's package in front of gunicorn, with benchmarks/nginx.conf, in a temporary prefix."""
+    """nginx from Debian's package in front of the app server, with benchmarks/nginx.conf, in a temporary prefix."""
 
-    def __init__(self, upstream: int) -> None:
+    def __init__(self, upstream: str) -> None:
         self.port = free_port()
         self.tmp = tempfile.TemporaryDirectory(prefix="strata_nginx_")
         prefix = Path(self.tmp.name)
         prefix.chmod(0o755)  # nginx workers run as nobody and keep request bodies / buffers here
         config = NGINX_CONF.read_text().replace("@PREFIX@", str(prefix)).replace("@LISTEN@", f"127.0.0.1:{self.port}")
-        (prefix / "nginx.conf").write_text(config.replace("@UPSTREAM@", f"127.0.0.1:{upstream}"))
+        (prefix / "nginx.conf").write_text(config.replace("@UPSTREAM@", upstream))
         self.process = subprocess.Popen([str(NGINX), "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")])
         wait_for_port(self.port, self.process, "nginx")
 
@@ -434,6 +434,19 @@ class Nginx:
         self.tmp.cleanup()
         if "[emerg]" in errors or "[alert]" in errors:
             print(errors, file=sys.stderr)
+
+
+def wait_for_socket(path: Path, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.time() + 60
+    while True:
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(str(path))
+                return
+        except OSError:
+            if time.time() > deadline or process.poll() is not None:
+                raise RuntimeError("strata serve did not start") from None
+            time.sleep(0.2)
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
@@ -488,17 +501,19 @@ def run_phase(args: argparse.Namespace, label: str, kill: bool, front: str) -> P
         port = free_port()
         env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(16), "STRATA_DB_POOL_SIZE": "2",
                "STRATA_DEFAULT_LOCALE": "zh_CN"}
-        command = [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}",
-                   "--log-level", "warning", "--timeout", "60"]
+        # as deployed: behind nginx on a Unix socket (one accept queue for every worker), else on a port
+        sock = Path(tempfile.gettempdir(), f"{name}.sock")
+        bind = f"unix:{sock}" if front == "nginx" else f"127.0.0.1:{port}"
+        command = [str(ROOT / ".venv/bin/strata"), "serve", "--bind", bind, "--threads", str(args.threads)]
         if args.workers:
-            command += ["-w", str(args.workers)]
-        if args.worker_class != "sync" or args.threads != 1:
-            command += ["-k", args.worker_class, "--threads", str(args.threads)]
-        server = subprocess.Popen([*command, "wsgi:app"], cwd=ROOT, env=env)
-        wait_for_port(port, server, "gunicorn")
+            command += ["--workers", str(args.workers)]
+        server = subprocess.Popen(command, cwd=ROOT, env=env)
         if front == "nginx":
-            proxy = Nginx(port)
+            wait_for_socket(sock, server)
+            proxy = Nginx(bind)
             port = proxy.port
+        else:
+            wait_for_port(port, server, "strata serve")
         Client(port).request("GET", "/healthz", None, {})  # warm up
         if args.client == "wrk" and tokens and cookies_set_by_page(port, tokens[0]) > 1:
             raise RuntimeError("the respondent page sets several cookies; wrk keeps only the last: use --client python")
@@ -536,6 +551,7 @@ def run_phase(args: argparse.Namespace, label: str, kill: bool, front: str) -> P
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
+        Path(tempfile.gettempdir(), f"{name}.sock").unlink(missing_ok=True)
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return Phase(label, stats, elapsed, (cpu_server, cpu_proxy, cpu_database, stats.client_cpu),
@@ -546,13 +562,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--responses", type=int, default=6000)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: gunicorn.conf.py, one per CPU)")
-    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"),
-                        help="gunicorn worker class (gthread keeps client connections alive)")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--workers", type=int, default=0, help="app worker processes (default: strata serve's, one per CPU)")
+    parser.add_argument("--threads", type=int, default=1, help="request threads per app worker")
     parser.add_argument("--no-kill", action="store_true", help="skip the second run, in which a worker is killed")
     parser.add_argument("--front", choices=("nginx", "direct", "both"), default="nginx",
-                        help="nginx in front of gunicorn (production shape, default), clients straight to gunicorn, or both")
+                        help="nginx in front of the app server (production shape, default), clients straight to it, or both")
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk" if os.access(WRK, os.X_OK) else "python",
                         help="load client: wrk + bench_submit.lua (default when /usr/bin/wrk exists) or Python threads")
     args = parser.parse_args()
@@ -565,11 +579,12 @@ def main() -> int:
             phases.append(run_phase(args, f"{front}, worker killed", kill=True, front=front))
     client = (f"wrk {wrk_version()} + bench_submit.lua, one connection per thread" if args.client == "wrk"
               else "Python threads, http.client")
-    workers = str(args.workers) if args.workers else f"gunicorn.conf.py ({os.environ.get('WEB_CONCURRENCY', os.cpu_count())})"
+    workers = str(args.workers or os.environ.get("WEB_CONCURRENCY") or os.cpu_count())
     print(f"respondents per run (GET page + POST complete page): {args.responses}")
     print(f"load client: {client}")
-    print(f"client connections / gunicorn workers / CPUs: {args.clients} / {workers} / {os.cpu_count()}")
-    print(f"gunicorn worker class / threads per worker: {args.worker_class} / {args.threads}")
+    granian = subprocess.run([str(ROOT / ".venv/bin/granian"), "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"app server: strata serve ({granian}), workers / threads each / CPUs: {workers} / {args.threads} / {os.cpu_count()}")
+    print(f"client connections: {args.clients}; front: {args.front}")
 
     def per_respondent(phase: Phase) -> str:
         return " / ".join(f"{1000 * cpu / max(1, args.responses):.2f}" for cpu in phase.cpu)
@@ -583,7 +598,7 @@ def main() -> int:
         ("respondent latency (GET+POST) p50 / p99",
          lambda p: f"{percentile(p.stats.total_ms, 0.5):.0f} / {percentile(p.stats.total_ms, 0.99):.0f} ms"),
         ("client retries (same idempotency key)", lambda p: f"{p.stats.retries}"),
-        ("CPU ms per respondent: gunicorn / nginx / database / client", per_respondent),
+        ("CPU ms per respondent: app server / nginx / database / client", per_respondent),
         ("CPU s used / available (CPUs x wall time)", lambda p: f"{sum(p.cpu):.1f} / {(os.cpu_count() or 1) * p.elapsed:.1f}"),
         ("raw single-row INSERT rate, same database", lambda p: f"{p.inserts:.0f} rows/s"),
         ("submissions / raw inserts", lambda p: f"{p.rate / p.inserts:.3f}"),

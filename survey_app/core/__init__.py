@@ -13,11 +13,15 @@ May use: nothing else in ``survey_app`` (every feature may use core).
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def init_app(app: Flask) -> None:
     from survey_app.core import cli, db, errors, i18n, security, views
 
+    if app.config["PROXY_COUNT"]:  # the client's address and scheme as the proxies in front saw them
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
     db.init_app(app)
     i18n.init_app(app)
     security.init_app(app)

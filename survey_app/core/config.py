@@ -105,6 +105,8 @@ def load_config(
         "DATABASE_POOL_SIZE": _int(env, "STRATA_DB_POOL_SIZE", 5),
         "DATABASE_ECHO": _bool(env, "STRATA_DB_ECHO", False),
         "MAX_CONTENT_LENGTH": _int(env, "STRATA_MAX_UPLOAD_MB", 200) * 1024 * 1024,
+        # proxies in front (nginx: 1) whose X-Forwarded-For/-Proto/-Host headers are trusted
+        "PROXY_COUNT": _int(env, "STRATA_PROXIES", 0),
         "BABEL_DEFAULT_LOCALE": locale,
         "BABEL_DEFAULT_TIMEZONE": env.get("STRATA_TIMEZONE", "Asia/Shanghai"),
         "STRATA_LOCALES": SUPPORTED_LOCALES,

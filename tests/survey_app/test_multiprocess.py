@@ -1,12 +1,15 @@
-"""Two app processes (gunicorn, different ports) share one database and no process state.
+"""Two app processes (``strata serve``, different ports) share one database and no process state.
 
 A log-in made through one process is valid on the other, and the log-in rate limit counts
-failures made through both. Runs on the database under test (PostgreSQL in CI's second run).
+failures made through both. The production server replaces a killed worker and answers requests
+whose body the application did not read. Runs on the database under test (PostgreSQL in CI's
+second run).
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import http.cookiejar
 import os
 import re
@@ -28,7 +31,7 @@ from survey_app.accounts.models import Role
 
 from .conftest import PASSWORD
 
-ROOT = Path(__file__).resolve().parents[2]
+STRATA = Path(sys.executable).with_name("strata")
 
 
 def _free_port() -> int:
@@ -62,7 +65,7 @@ def two_servers(app: Flask) -> Iterator[tuple[str, str]]:
             port = _free_port()
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}", "--timeout", "30", "--chdir", str(ROOT), "wsgi:app"],
+                    [str(STRATA), "serve", "--workers", "1", "--bind", f"127.0.0.1:{port}"],
                     env=env,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
@@ -126,19 +129,49 @@ def test_two_processes_share_the_database_and_no_process_state(two_servers: tupl
     assert attacker.login(b, other.email, PASSWORD) == 429  # the limit counts both processes
 
 
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket (how nginx reaches ``strata serve --bind unix:PATH``)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=10)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self.path))
+
+
+def _get(where: int | Path, path: str) -> int:
+    """Status of a GET on 127.0.0.1:``where`` or on the Unix socket ``where`` (a new connection each time)."""
+    connection = http.client.HTTPConnection("127.0.0.1", where, timeout=10) if isinstance(where, int) else _UnixConnection(where)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
 @contextlib.contextmanager
-def _shipped_gunicorn(app: Flask, log: Path, workers: int) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """``gunicorn -c gunicorn.conf.py wsgi:app`` on a free port of 127.0.0.1, as the README deploys it; its
-    stderr goes to ``log`` (a file, not a pipe nobody reads: a full pipe would stall the master's logging)."""
+def _strata_serve(app: Flask, log: Path, workers: int, unix: Path | None = None) -> Iterator[tuple[subprocess.Popen[bytes], int | Path]]:
+    """``strata serve`` as the README deploys it, on a free port of 127.0.0.1 or on the Unix socket
+    ``unix``; its output goes to ``log`` (a file, not a pipe nobody reads: a full pipe would stall the
+    server's logging)."""
     env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
     env.update(DATABASE_URL=app.config["DATABASE_URL"], SECRET_KEY=app.config["SECRET_KEY"], WEB_CONCURRENCY=str(workers))
-    port = _free_port()
+    where: int | Path = unix if unix is not None else _free_port()
+    bind = f"unix:{where}" if isinstance(where, Path) else f"127.0.0.1:{where}"
     with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-                                 "--chdir", str(ROOT), "wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=sink)
+        proc = subprocess.Popen([str(STRATA), "serve", "--bind", bind], env=env, stdout=sink, stderr=sink)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}", proc)
-        yield proc, port
+        deadline = time.monotonic() + 90
+        while True:
+            with contextlib.suppress(OSError):
+                if _get(where, "/healthz") == 200:
+                    break
+            assert proc.poll() is None and time.monotonic() < deadline, "strata serve did not start:\n" + log.read_text(errors="replace")
+            time.sleep(0.2)
+        yield proc, where
     finally:
         proc.terminate()
         try:
@@ -147,41 +180,42 @@ def _shipped_gunicorn(app: Flask, log: Path, workers: int) -> Iterator[tuple[sub
             proc.kill()
 
 
-def test_the_shipped_gunicorn_config_replaces_a_killed_worker(app: Flask, tmp_path: Path) -> None:
-    """``gunicorn -c gunicorn.conf.py`` (preloaded app, forked workers with their own pools): after a
-    worker is killed the master forks a new one, and every request is still answered."""
+def _wait(condition: Any, what: str, log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}; server log:\n" + log.read_text(errors="replace")[-3000:]
+        time.sleep(0.05)
+
+
+def test_strata_serve_replaces_a_killed_worker(app: Flask, tmp_path: Path) -> None:
+    """``strata serve`` on a Unix socket, as deployed behind nginx (each worker makes its own app and pool;
+    the workers take connections from one queue): while a killed worker is replaced the other one
+    answers every request, then both do again."""
     import signal
 
-    log = tmp_path / "gunicorn.log"
-    with _shipped_gunicorn(app, log, workers=2) as (proc, port):
-        base = f"http://127.0.0.1:{port}"
+    log, sock = tmp_path / "serve.log", tmp_path / "app.sock"
+    with _strata_serve(app, log, workers=2, unix=sock) as (proc, _where):
 
         def workers() -> set[int]:
             found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
             return {int(pid) for pid in found}
 
-        deadline = time.monotonic() + 30
-        while len(workers()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        before = workers()
-        assert len(before) == 2, log.read_text(errors="replace")[-3000:]
-        victim = min(before)
+        _wait(lambda: len(workers()) == 2, "two workers", log)
+        victim = min(workers())
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while (len(workers()) < 2 or victim in workers()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        after = workers()
-        assert victim not in after and len(after) == 2, log.read_text(errors="replace")[-3000:]
+        answered = 0
+        while victim in workers() or len(workers()) < 2:
+            assert _get(sock, "/healthz") == 200  # the other worker answers meanwhile
+            answered += 1
+            assert answered < 5000, "the killed worker was not replaced; server log:\n" + log.read_text(errors="replace")[-3000:]
         for _ in range(20):  # both workers answer, each on its own database connections
-            with urllib.request.urlopen(base + "/healthz", timeout=5) as reply:
-                assert reply.status == 200
+            assert _get(sock, "/healthz") == 200
 
 
-def test_the_shipped_gunicorn_config_delivers_a_response_when_the_body_was_not_read(app: Flask, tmp_path: Path) -> None:
-    """The shipped config closes a connection without waiting for the client when the request was read
-    whole, and as gunicorn does (FIN, then drain) when it was not: a response to a request whose body
-    the application never read (here a 404 for a 256 KiB POST) must reach the client, not be destroyed
-    by a reset."""
+def test_strata_serve_delivers_a_response_when_the_body_was_not_read(app: Flask, tmp_path: Path) -> None:
+    """A response to a request whose body the application never read (here a 404 for a 256 KiB POST)
+    must reach the client whole, not be destroyed by a reset when the server closes the connection;
+    and the next request is answered."""
     def exchange(port: int, request: bytes) -> bytes:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(request)
@@ -192,13 +226,14 @@ def test_the_shipped_gunicorn_config_delivers_a_response_when_the_body_was_not_r
             return received
 
     body = b"x" * 256 * 1024
-    with _shipped_gunicorn(app, tmp_path / "gunicorn.log", workers=1) as (_proc, port):
+    with _strata_serve(app, tmp_path / "serve.log", workers=1) as (_proc, port):
+        assert isinstance(port, int)
         for _ in range(3):
             reply = exchange(port, b"POST /no-such-page HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
-                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                             b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
             assert reply.startswith(b"HTTP/1.1 404 "), reply[:200]
             head, _, content = reply.partition(b"\r\n\r\n")
             length = re.search(rb"(?i)content-length: (\d+)", head)
             assert length and len(content) == int(length.group(1))
-            reply = exchange(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            assert reply.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in reply
+            reply = exchange(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            assert reply.startswith(b"HTTP/1.1 200 ")

@@ -64,3 +64,20 @@ def test_factory_reads_the_environment_when_called(monkeypatch: pytest.MonkeyPat
     assert first.config["DATABASE_URL"].endswith("a.db")
     assert second.config["DATABASE_URL"].endswith("b.db")
     assert (first.config["SECRET_KEY"], second.config["SECRET_KEY"]) == ("from-env", "override")
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_forwarded_headers_are_trusted_only_from_configured_proxies(tmp_path: Path, proxies: int) -> None:
+    """Behind nginx (STRATA_PROXIES=1) the client's address and https come from X-Forwarded-*; without a
+    configured proxy a client cannot claim them."""
+    from flask import request
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "SECRET_KEY": "x", "PROXY_COUNT": proxies})
+
+    @app.get("/_where")
+    def where() -> dict[str, object]:
+        return {"addr": request.remote_addr, "secure": request.is_secure}
+
+    seen = app.test_client().get("/_where", headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"},
+                                 environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_json()
+    assert seen == ({"addr": "203.0.113.7", "secure": True} if proxies else {"addr": "127.0.0.1", "secure": False})
