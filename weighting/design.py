@@ -14,7 +14,7 @@ from . import quantiles, tables
 from .adjustment import Adjustment
 from .domains import as_columns, check_columns, domain_df
 from .errors import WeightingError
-from .influence import replicate_rank, with_fpc, with_weights
+from .influence import replicate_rank, with_weights
 from .stages import LONELY_PSU, Stage, build_stages, design_weights, factorize_column
 
 FloatArray = NDArray[np.float64]
@@ -435,8 +435,10 @@ class Design:
         """Switch to replicate variance (``jk1``, ``jkn``, ``brr``, ``fay``, ``bootstrap``).
 
         Replicate weights are built from the base weights (R ``as.svrepdesign``, keeping a
-        first-stage FPC for the jackknives), then every recorded adjustment is re-applied to
-        every replicate. Estimates then use
+        first-stage FPC for the jackknives: a census stratum gets no replicate; a stratum with
+        one PSU follows the design's ``lonely_psu``, see
+        :func:`weighting.replication.replicate_weights`), then every recorded adjustment is
+        re-applied to every replicate. Estimates then use
         :math:`V = s \\sum_r c_r (\\hat\\theta_r - \\bar\\theta)^2` and df = rank of the
         replicate weights minus 1 (R ``degf``).
         """
@@ -444,10 +446,13 @@ class Design:
 
         s1 = self._stages[0]
         strata = s1.cluster_stratum[s1.cluster]
+        correction = None
+        if s1.population is not None and method in ("jk1", "jkn"):
+            correction = (1.0 - s1.fraction)[strata]
         rep = replicate_weights(
-            method, self._base_weights, strata, s1.cluster, replicates=replicates, rng=rng, fay=fay
+            method, self._base_weights, strata, s1.cluster, replicates=replicates, rng=rng, fay=fay,
+            lonely_psu=self._lonely_psu, fpc_correction=correction,
         )
-        rep = with_fpc(rep, s1, strata)
         df = float(replicate_rank(rep.weights) - 1)
         W = rep.weights
         for adjustment in self._adjustments:

@@ -17,7 +17,6 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from .stages import Stage
 from .variance import group_matrix, linearization_variance
 
 if TYPE_CHECKING:
@@ -113,17 +112,6 @@ def replicate_thetas(
 def with_weights(rep: Any, weights: FloatArray) -> Any:
     """A copy of a ``ReplicateWeights`` with other (re-adjusted) weights."""
     return dataclasses.replace(rep, weights=np.asarray(weights, dtype=np.float64))
-
-
-def with_fpc(rep: Any, stage: Stage, strata: IntArray) -> Any:
-    """R ``jk1weights``/``jknweights``: multiply by :math:`1 - n_h/N_h` of the deleted PSU."""
-    if stage.population is None or rep.method not in ("jk1", "jkn"):
-        return rep
-    f = 1.0 - stage.fraction
-    if rep.method == "jk1":
-        return dataclasses.replace(rep, scale=float(rep.scale * f[0]))
-    deleted = np.argmax(rep.factors == 0, axis=0)
-    return dataclasses.replace(rep, rscales=rep.rscales * f[strata[deleted]])
 
 
 def replicate_rank(W: FloatArray) -> int:

@@ -18,6 +18,7 @@ from weighting.adjustment import FloatArray
 from weighting.cells import check_weights, combine_codes
 from weighting.errors import WeightingError
 from weighting.hadamard import hadamard
+from weighting.stages import LONELY_PSU
 
 IntArray = NDArray[np.intp]
 METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap")
@@ -83,24 +84,83 @@ def _psus(
     return unit_psu, psu_stratum, size, list(np.asarray(labels).tolist())
 
 
+#: A stratum whose finite population correction :math:`1 - n_h/N_h` is below this is a census
+#: (R ``onestrat``; ``jk1weights`` drops its replicates).
+CENSUS_TOL = 1e-7
+
+
+@dataclass(frozen=True)
+class _Jackknife:
+    factors: FloatArray
+    rscales: FloatArray
+    scale: float
+
+
 def _jackknife(
-    unit_psu: IntArray, psu_stratum: IntArray, size: IntArray, labels: list[Any]
-) -> tuple[FloatArray, FloatArray]:
-    lonely = np.flatnonzero(size < 2)
-    if lonely.size:
+    unit_psu: IntArray,
+    psu_stratum: IntArray,
+    size: IntArray,
+    labels: list[Any],
+    lonely_psu: str,
+    correction: FloatArray | None,
+) -> _Jackknife:
+    """Delete-one-PSU columns of every stratum, as R ``jknweights`` (survey 4.1).
+
+    ``correction`` is :math:`1 - n_h/N_h` per stratum (``None``: no FPC). Census strata
+    (correction 0) get no column; a stratum with one PSU follows ``lonely_psu`` (see
+    :func:`replicate_weights`).
+    """
+    n_strata = size.size
+    corr = np.ones(n_strata) if correction is None else np.asarray(correction, dtype=np.float64)
+    census = corr < CENSUS_TOL
+    lonely = (size == 1) & ~census
+    if lonely.any() and lonely_psu == "fail":
         raise WeightingError(
             f"jackknife needs at least 2 PSUs per stratum; strata_codes "
-            f"{[labels[k] for k in lonely[:5]]} have one"
+            f"{[labels[k] for k in np.flatnonzero(lonely)[:5]]} have one (set lonely_psu to "
+            "'remove', 'certainty', 'adjust' or 'average', or give the stratum's fpc if it is a census)"
         )
-    n_psu = psu_stratum.size
     unit_stratum = psu_stratum[unit_psu]
-    same = unit_stratum[:, None] == psu_stratum[None, :]
-    mate = (size / (size - 1.0))[unit_stratum]
+    ordered = np.argsort(psu_stratum, kind="stable")  # grouped by stratum, as R
+    keep = ordered[~census[psu_stratum[ordered]] & ~lonely[psu_stratum[ordered]]]
+    h = size[psu_stratum[keep]].astype(np.float64)
+    same = unit_stratum[:, None] == psu_stratum[None, keep]
+    mate = (size / np.maximum(size - 1.0, 1.0))[unit_stratum]
     factors = np.where(same, mate[:, None], 1.0)
-    factors[np.arange(unit_psu.size), unit_psu] = 0.0
-    h = size[psu_stratum]
-    columns = np.argsort(psu_stratum, kind="stable")  # grouped by stratum, as R
-    return factors[:, columns], ((h - 1.0) / h)[columns] if n_psu else np.zeros(0)
+    factors[unit_psu[:, None] == keep[None, :]] = 0.0
+    rscales = (h - 1.0) / h * corr[psu_stratum[keep]]
+    if lonely_psu == "adjust" and lonely.any():
+        # R: one column per lonely stratum, 0 for its PSU and n_strata/(n_strata-1) for every
+        # other PSU of every stratum, rscale (n_strata-1)/n_strata (no FPC), in stratum order.
+        ratio = n_strata / (n_strata - 1.0) if n_strata > 1 else np.inf
+        lonely_psus = ordered[lonely[psu_stratum[ordered]]]
+        extra = np.where(unit_psu[:, None] == lonely_psus[None, :], 0.0, ratio)
+        position = np.searchsorted(psu_stratum[keep], psu_stratum[lonely_psus])
+        factors = np.insert(factors, position, extra, axis=1)
+        rscales = np.insert(rscales, position, np.full(lonely_psus.size, (n_strata - 1.0) / n_strata))
+    if factors.shape[1] == 0:
+        raise WeightingError(
+            "every stratum was sampled exhaustively (fpc = number of PSUs): the design has no "
+            "sampling variance, so there are no jackknife replicates"
+        )
+    scale = 1.0
+    if lonely_psu == "average" and lonely.any():
+        # R: psu count / column count. Census PSUs are left out of the count here: their
+        # strata contribute 0 by design, not by loneliness (R counts them; see Notes).
+        scale = float(np.sum(size[~census])) / factors.shape[1]
+    return _Jackknife(factors, rscales, scale)
+
+
+def _stratum_correction(values: ArrayLike, unit_psu: IntArray, psu_stratum: IntArray, n_strata: int) -> FloatArray:
+    """One :math:`1 - f_h` per stratum (in ``_psus`` order) from a per-unit array."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.shape != unit_psu.shape or not np.all(np.isfinite(v)) or np.any((v < 0) | (v > 1)):
+        raise WeightingError(
+            f"fpc_correction must have one value in [0, 1] per unit ({unit_psu.size}); got shape {v.shape}"
+        )
+    out = np.ones(n_strata)
+    out[psu_stratum[unit_psu]] = v
+    return out
 
 
 def _brr(
@@ -168,6 +228,8 @@ def replicate_weights(
     replicates: int | None = None,
     rng: int | np.random.Generator | None = None,
     fay: float | None = None,
+    lonely_psu: str = "fail",
+    fpc_correction: ArrayLike | None = None,
 ) -> ReplicateWeights:
     r"""Replicate weights for a stratified cluster design.
 
@@ -187,6 +249,12 @@ def replicate_weights(
         Seed or generator for the bootstrap (``numpy.random.default_rng(rng)``).
     fay : float, optional
         Fay's coefficient :math:`\rho \in (0, 1)` for ``"fay"`` (default 0.5).
+    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
+        A stratum with one PSU that is not a census, for ``"jkn"`` (R
+        ``options(survey.lonely.psu=)`` in ``as.svrepdesign``); see Notes.
+    fpc_correction : array_like, shape (n,), optional
+        :math:`1 - n_h/N_h` of every unit's stratum, for the jackknives (R's ``fpc`` in
+        ``jk1weights``/``jknweights``). A stratum with correction 0 is a census.
 
     Returns
     -------
@@ -209,7 +277,17 @@ def replicate_weights(
     * ``jkn``: one column per PSU, grouped by stratum, strata and PSUs in order of first
       appearance: 0 for the PSU,
       :math:`n_h/(n_h-1)` for the rest of its stratum, 1 elsewhere; scale 1, rscales
-      :math:`(n_h-1)/n_h`.
+      :math:`(1 - f_h)(n_h-1)/n_h`. As R ``jknweights`` (survey 4.1, with
+      ``survey.drop.replicates = TRUE``): a census stratum (:math:`f_h = 1`) gets no column,
+      so it counts in neither the variance nor the degrees of freedom; a stratum with one
+      PSU (not a census) raises under ``"fail"``, gets no column under ``"remove"``,
+      ``"certainty"`` and ``"average"`` (``"average"`` multiplies ``scale`` by the number of
+      PSUs over the number of columns), and under ``"adjust"`` one column with 0 for that PSU
+      and :math:`H/(H-1)` for every other PSU (:math:`H` strata), rscale :math:`(H-1)/H`.
+      One deliberate difference: R's ``"average"`` count of PSUs includes those of census
+      strata, which inflates the variance of a design with a census stratum; here census
+      PSUs are left out of that count (their strata contribute 0 by design, not by
+      loneliness). Without census strata the two agree.
     * ``brr`` / ``fay``: replicate :math:`r` gives factor :math:`2-\rho` to one PSU of each pair
       and :math:`\rho` to the other (:math:`\rho = 0` for BRR), by the Hadamard matrix of R's
       ``hadamard(H)`` (:mod:`weighting.hadamard`), its rows 2..H+1 for the strata in ascending
@@ -221,7 +299,8 @@ def replicate_weights(
       factor :math:`n_h/(n_h-1)` times the number of draws; scale :math:`1/(R-1)`, rscales 1.
 
     ``mse`` is ``False`` (R's default ``survey.replicates.mse``). Finite population
-    corrections are not applied to the replicates.
+    corrections (``fpc_correction``) are applied by the jackknives only, as R's
+    ``as.svrepdesign``: ``jk1`` multiplies ``scale`` by :math:`1 - f`.
 
     Examples
     --------
@@ -241,19 +320,28 @@ def replicate_weights(
         raise WeightingError(f"replicates= only applies to method='bootstrap', not {method!r}")
     if fay is not None and method != "fay":
         raise WeightingError(f"fay= only applies to method='fay', not {method!r}")
+    if lonely_psu not in LONELY_PSU:
+        raise WeightingError(f"lonely_psu must be one of {', '.join(LONELY_PSU)}; got {lonely_psu!r}")
     unit_psu, psu_stratum, size, labels = _psus(strata_codes, psu_codes, w.size)
+    correction = None
+    if fpc_correction is not None:
+        if method not in ("jk1", "jkn"):
+            raise WeightingError(f"fpc_correction= only applies to the jackknives, not {method!r}")
+        correction = _stratum_correction(fpc_correction, unit_psu, psu_stratum, size.size)
     if method == "jk1":
         if size.size > 1:
             raise WeightingError(
                 f"method='jk1' is for unstratified designs but strata_codes has {size.size} "
                 "strata; use method='jkn'"
             )
-        factors, _ = _jackknife(unit_psu, psu_stratum, size, labels)
+        jk = _jackknife(unit_psu, psu_stratum, size, labels, "fail", correction)
+        factors = jk.factors
         n_psu = float(size[0])
-        scale, rscales = (n_psu - 1.0) / n_psu, np.ones(factors.shape[1])
+        f = 1.0 if correction is None else float(correction[0])
+        scale, rscales = f * (n_psu - 1.0) / n_psu, np.ones(factors.shape[1])
     elif method == "jkn":
-        factors, rscales = _jackknife(unit_psu, psu_stratum, size, labels)
-        scale = 1.0
+        jk = _jackknife(unit_psu, psu_stratum, size, labels, lonely_psu, correction)
+        factors, rscales, scale = jk.factors, jk.rscales, jk.scale
     elif method in ("brr", "fay"):
         rho = 0.0
         if method == "fay":
