@@ -281,13 +281,30 @@ class Design:
         level: float = 0.95,
         ci: str = "logit",
         missing: str = "domain",
+        df: float | None = None,
     ) -> pd.DataFrame:
         """Proportion of every category of a categorical variable, with a proportion interval.
 
         ``ci``: ``"logit"`` (R ``svyciprop`` default), ``"beta"`` (Korn-Graubard), ``"wilson"``
-        (Wilson with the effective sample size) or ``"wald"`` (R ``"mean"``); see
-        :func:`weighting.intervals.proportion_interval`. Missing values are a domain. The table
-        has a ``category`` column; ``n`` is the number of rows with a known category.
+        (Wilson with the effective sample size), ``"wald"`` (R ``"mean"``), ``"asin"`` (see
+        :func:`weighting.intervals.proportion_interval`) or ``"likelihood"`` (see
+        :mod:`weighting.likelihood`). Missing values are a domain. The table has a
+        ``category`` column (every category of a ``Categorical`` and both values of a boolean,
+        observed or not); ``n`` is the number of rows with a known category.
+
+        ``df`` (column ``df``): the degrees of freedom of the interval. Default as R's
+        ``svyciprop``, which takes ``degf()`` of the design it is given: the design's
+        without ``by``, and with ``by`` each domain's own (``svyby`` passes the domain's
+        subset: PSUs minus strata with rows in the domain, or the rank of the domain's
+        replicate weights minus 1); a number is used for every row (R's ``df=``).
+
+        A proportion of exactly 0 or 1 (no row, or every row with a value and a nonzero weight
+        of the domain in the category) is reported as exactly 0 or 1 with an SE of 0 and
+        ``deff`` NaN, whatever the weights, and gets the exact interval of
+        :func:`weighting.intervals.proportion_interval` (Clopper-Pearson with the number of
+        rows, Korn & Graubard 1998: ``[0, 1 - (alpha/2)^(1/n)]``); R instead reports rounding
+        noise (``0.99999999998`` with an SE of ``1e-17``) and intervals that are NaN or of width 0
+        (survey 4.1), and ``svyby(~factor(x), ...)`` fails outright in such a domain.
 
         Examples
         --------
@@ -298,7 +315,7 @@ class Design:
         0       no      0.25  3
         1      yes      0.75  3
         """
-        return tables.proportion_table(self, variable, by=by, level=level, ci=ci, missing=missing)
+        return tables.proportion_table(self, variable, by=by, level=level, ci=ci, missing=missing, df=df)
 
     def quantile(
         self,
@@ -308,12 +325,13 @@ class Design:
         by: ColumnSpec = None,
         level: float = 0.95,
         missing: str = "domain",
+        df: float | None = None,
     ) -> pd.DataFrame:
         """Quantiles with Woodruff intervals, as R ``svyquantile`` (survey >= 4.1 defaults).
 
         See :func:`weighting.quantiles.quantile_table`.
         """
-        return quantiles.quantile_table(self, variable, q, by=by, level=level, missing=missing)
+        return quantiles.quantile_table(self, variable, q, by=by, level=level, missing=missing, df=df)
 
     def covariance(
         self, variables: ColumnSpec, *, statistic: str = "mean", by: ColumnSpec = None, missing: str = "domain"

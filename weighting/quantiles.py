@@ -9,6 +9,10 @@ Defaults of R's ``svyquantile.survey.design``: ``qrule="math"`` and ``interval.t
   :math:`I(x \le \hat q_p)` with its design SE, :math:`[p_l, p_u] = \hat F \pm t_{df} SE`, and
   the interval is :math:`[\hat q_{p_l}, \hat q_{p_u}]` (NaN when :math:`p_l < 0` or
   :math:`p_u > 1`); the reported SE is :math:`(\hat q_{p_u} - \hat q_{p_l}) / (2 t_{df})`.
+* Degrees of freedom: R's ``svyquantile`` takes ``degf()`` of the design it is given, after
+  ``na.rm=TRUE`` removed the rows without a value, and ``svyby`` gives it each domain's
+  subset; so with ``by`` or missing values ``df`` is the domain's (complete cases') own, see
+  :mod:`weighting.degrees`, and the design's otherwise (survey 4.1).
 
 Every domain is handled in one pass: rows are sorted once by (domain, x) and the cumulative
 weights restart at each domain. Cumulative sums use long double, as R's ``cumsum``, so that
@@ -27,6 +31,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from .degrees import domain_degrees
 from .domains import as_columns, make_domains, numeric_matrix
 from .errors import WeightingError
 from .estimation import linear_estimates
@@ -86,6 +91,7 @@ def quantile_table(
     by: Hashable | Sequence[Hashable] | None = None,
     level: float = 0.95,
     missing: str = "domain",
+    df: float | None = None,
 ) -> pd.DataFrame:
     """Quantiles of one or more variables, overall or by domain, with Woodruff intervals.
 
@@ -99,6 +105,10 @@ def quantile_table(
     by, level : see :meth:`weighting.Design.mean`.
     missing : {"domain", "drop"}
         ``"complete"`` is treated as ``"domain"`` per variable (quantiles are univariate).
+    df : float, optional
+        Degrees of freedom of every interval (R's ``df=``). Default: the design's, or with
+        ``by`` or missing values each domain's own (R's ``degf`` of the subset; see Notes of
+        the module).
 
     Returns
     -------
@@ -128,10 +138,17 @@ def quantile_table(
         raise WeightingError(f"missing must be one of domain, complete, drop; got {missing!r}")
     doms = make_domains(design.data, by, design.weights, design.subset_mask)
     n_dom, n_q = doms.n_domains, probs.size
-    t = float(t_quantile(level, design.df))
-    blocks: dict[str, list[FloatArray]] = {k: [] for k in ("estimate", "se", "ci_low", "ci_high", "n")}
+    blocks: dict[str, list[FloatArray]] = {k: [] for k in ("estimate", "se", "ci_low", "ci_high", "n", "df")}
     for j in range(len(names)):
         y = values[:, j]
+        has_value = ~np.isnan(y)
+        if df is not None:
+            ddf = np.full(n_dom, float(df))
+        elif by is None and has_value.all():
+            ddf = np.full(n_dom, design.df)
+        else:  # R: degf of the domain's subset, after na.rm drops the missing rows
+            ddf = domain_degrees(design, doms.codes, n_dom, has_value)
+        t = t_quantile(level, ddf)[:, None]
         srt = _Sorted(y, design.weights, doms.codes, n_dom)
         qhat = np.column_stack([srt.quantile(np.full(n_dom, p)) for p in probs])
         present = np.repeat(~np.isnan(y)[:, None], n_q, axis=1)
@@ -147,10 +164,11 @@ def quantile_table(
         blocks["ci_high"].append(hi)
         blocks["se"].append((hi - lo) / (2 * t))
         blocks["n"].append(np.repeat(srt.size[:, None], n_q, axis=1).astype(np.float64))
+        blocks["df"].append(np.repeat(ddf[:, None], n_q, axis=1))
     table = {k: np.hstack(v) for k, v in blocks.items()}
     variables = [str(v) for v in names for _ in range(n_q)]
     return estimate_table(
         doms.labels, variables,
-        {**table, "df": design.df, "deff": np.nan},
+        {**table, "deff": np.nan},
         extra={"quantile": np.tile(probs, len(names)).tolist()},
     )

@@ -15,10 +15,11 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from .degrees import domain_degrees
 from .domains import (
+    Domains,
     as_columns,
     check_columns,
-    domain_dfs,
     make_domains,
     numeric_matrix,
     present_mask,
@@ -27,7 +28,8 @@ from .errors import WeightingError
 from .estimation import linear_estimates
 from .influence import filled, influence_values, replicate_thetas
 from .intervals import PROPORTION_METHODS, check_level, proportion_interval, t_interval
-from .variance import linearization_variance, replicate_variance
+from .likelihood import likelihood_interval
+from .variance import group_matrix, linearization_variance, replicate_variance
 
 if TYPE_CHECKING:
     from .design import Design
@@ -161,11 +163,24 @@ def linear_table(
 
 
 def indicators(data: pd.DataFrame, names: Sequence[Hashable]) -> tuple[FloatArray, list[str], list[object]]:
-    """0/1 indicator columns of every category of every variable, NaN where missing."""
+    """0/1 indicator columns of every category of every variable, NaN where missing.
+
+    The categories are the observed values in sorted order, every category of a pandas
+    ``Categorical`` (in its order, observed or not) and both values of a boolean column, so
+    that a category nobody chose is listed with a proportion of 0.
+    """
     check_columns(data, names, "variable")
     blocks, variables, categories = [], [], []
     for col in names:
-        codes, uniques = pd.factorize(data[col], sort=True)
+        series = data[col]
+        codes: NDArray[np.integer]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            codes, uniques = series.cat.codes.to_numpy(), pd.Index(series.cat.categories)
+        elif pd.api.types.is_bool_dtype(series.dtype):
+            codes = np.asarray(series.astype("boolean").to_numpy(dtype=np.int64, na_value=-1), dtype=np.int64)
+            uniques = pd.Index([False, True], dtype=object)
+        else:
+            codes, uniques = pd.factorize(series, sort=True)
         block = (codes[:, None] == np.arange(len(uniques))[None, :]).astype(np.float64)
         block[codes < 0] = np.nan
         blocks.append(block)
@@ -182,11 +197,12 @@ def proportion_table(
     level: float,
     ci: str,
     missing: str,
+    df: float | None = None,
 ) -> pd.DataFrame:
     """Table of category proportions with proportion intervals (see :class:`weighting.Design`)."""
     level = check_level(level)
-    if ci not in PROPORTION_METHODS:
-        raise WeightingError(f"ci must be one of {', '.join(PROPORTION_METHODS)}; got {ci!r}")
+    if ci not in (*PROPORTION_METHODS, "likelihood"):
+        raise WeightingError(f"ci must be one of {', '.join(PROPORTION_METHODS)}, likelihood; got {ci!r}")
     names = as_columns(variable, "variable")
     y, variables, categories = indicators(design.data, names)
     design, y = _prepare(design, names, y, missing)
@@ -195,31 +211,61 @@ def proportion_table(
     if present is not None:
         y[~present] = 0.0  # our own indicator matrix: missing entries are 0 for the estimators
     res = linear_estimates(design, "mean", y, None, present, doms.codes, doms.n_domains)
+    estimate, variance = exact_degenerate(res.estimate, res.variance, y, present, design.weights, doms)
     if design.calibrated:
         n_rows = np.full((doms.n_domains, 1), len(design.data), dtype=np.float64)
     else:
         inside = doms.codes >= 0
         n_rows = np.bincount(doms.codes[inside], minlength=doms.n_domains)[:, None].astype(np.float64)
-    s1 = design.stages[0]
-    ddf = domain_dfs(s1.cluster, s1.cluster_stratum[s1.cluster], design.weights, doms.codes, doms.n_domains)
+    ddf = domain_degrees(design, doms.codes, doms.n_domains)[:, None]
+    ci_df = np.full_like(ddf, design.df if df is None else float(df)) if (by is None or df is not None) else ddf
     logit_variance = None
     if design.replicates is not None and ci == "logit":
         rep = design.replicates
         thetas = replicate_thetas(design, "mean", y, None, present, doms.codes, doms.n_domains)
         with np.errstate(divide="ignore", invalid="ignore"):
             logit_variance = replicate_variance(
-                special.logit(thetas), special.logit(res.estimate), rep.scale, rep.rscales, mse=rep.mse
+                special.logit(thetas), special.logit(estimate), rep.scale, rep.rscales, mse=rep.mse
             )
-    lo, hi = proportion_interval(
-        res.estimate, res.variance, design.df, level, ci, n=res.n, n_rows=n_rows, domain_df=ddf[:, None],
-        logit_variance=logit_variance,
-    )
+    if ci == "likelihood":
+        lo, hi = likelihood_interval(design, y, present, doms, estimate, variance, ci_df, level)
+    else:
+        lo, hi = proportion_interval(
+            estimate, variance, ci_df, level, ci, n=res.n, n_rows=n_rows, domain_df=ddf,
+            logit_variance=logit_variance,
+        )
+    deff = np.where(variance > 0, res.deff, np.nan)
     return estimate_table(
         doms.labels, variables,
-        {"estimate": res.estimate, "se": np.sqrt(res.variance), "ci_low": lo, "ci_high": hi,
-         "df": design.df, "n": res.n, "deff": res.deff},
+        {"estimate": estimate, "se": np.sqrt(variance), "ci_low": lo, "ci_high": hi,
+         "df": ci_df, "n": res.n, "deff": deff},
         extra={"category": categories},
     )
+
+
+def exact_degenerate(
+    estimate: FloatArray, variance: FloatArray, y: FloatArray, present: BoolArray | None,
+    weights: FloatArray, doms: Domains,
+) -> tuple[FloatArray, FloatArray]:
+    """Proportions of exactly 0 or 1: estimate 0 or 1 and variance 0, from counts.
+
+    With non-integer weights the ratio of weighted sums leaves rounding noise (R too:
+    0.99999999998 with an SE of 1e-17); when no row (or every row) of a domain with a value
+    and a nonzero weight is in the category, the proportion is 0 (1) exactly and every
+    linearised or replicate variance of it is exactly 0.
+    """
+    counted = (weights != 0) & (doms.codes >= 0)
+    rows = np.flatnonzero(counted)
+    d = doms.codes[rows]
+    have = np.ones((rows.size, y.shape[1])) if present is None else present[rows].astype(np.float64)
+    member = group_matrix(d, doms.n_domains)
+    n_with_value = np.asarray(member @ have)
+    n_in_category = np.asarray(member @ (y[rows] * have))
+    zero = (n_in_category == 0) & (n_with_value > 0)
+    one = (n_in_category == n_with_value) & (n_with_value > 0)
+    estimate = np.where(zero, 0.0, np.where(one, 1.0, estimate))
+    variance = np.where(zero | one, 0.0, variance)
+    return estimate, variance
 
 
 def covariance_table(

@@ -33,7 +33,8 @@ def _data(name: str) -> pd.DataFrame:
 def _table(case_id: str, case: dict) -> pd.DataFrame:
     if case_id == "quantile_by_apistrat":
         d = weighting.Design(_data("apistrat"), weights="pw", strata="stype", fpc="fpc")
-        return d.quantile("api00", [0.25, 0.5, 0.9], by="sch.wide").assign(statistic="quantile")
+        # R: svyquantile(..., subset(d, sch.wide == lv), df=degf(d)): the full design's df
+        return d.quantile("api00", [0.25, 0.5, 0.9], by="sch.wide", df=d.df).assign(statistic="quantile")
     if case_id.startswith("lonely_"):
         d = weighting.Design(_data("synth_small"), weights="w", strata="stratum", psu="psu",
                              lonely_psu=case["lonely_psu"])

@@ -4,7 +4,10 @@ Each case of ``tests/reference/weighting/reference.json`` is rebuilt from its ``
 ``steps`` and every result row is compared with R to ``R_RTOL`` (1e-8 relative) on estimate, SE,
 CI bounds, df, n and deff. Rows marked ``degenerate`` (p = 0 or 1, where R's numbers are
 floating-point artefacts) are compared on estimate and SE with an absolute tolerance and their
-interval is checked for sense. Methods outside the contract (R's profile-likelihood interval,
+interval is checked for sense. Every interval of these fixtures was computed with ``df=degf(design)`` (the full design's
+degrees of freedom), so proportions are asked for with ``df=design.df`` (without it, domains
+use their own degrees of freedom as R's ``svyby(..., svyciprop)``; see
+``test_reference_inference.py``). Methods outside the contract (R's profile-likelihood interval,
 and ``xlogit``, which is the logit interval by another route and is compared as ``logit``) are
 mapped or left out at collection time.
 """
@@ -117,10 +120,10 @@ def _estimate(design: weighting.Design, case_id: str, res: dict[str, Any], data:
             values = data[col].astype(str) if not pd.api.types.is_numeric_dtype(data[col]) else data[col]
             flag = values == (value if isinstance(values.iloc[0], str) else type(values.iloc[0])(value))
             design = _with_column(design, var, flag.to_numpy(dtype=bool))
-            table = design.proportion(var, by=by_arg, ci=method)
+            table = design.proportion(var, by=by_arg, ci=method, df=design.df)
             table = table[table["category"] == True]  # noqa: E712 - category values are numpy bools
         else:
-            table = design.proportion(var, by=by_arg, ci=method)
+            table = design.proportion(var, by=by_arg, ci=method, df=design.df)
             table = table[table["category"].astype(str) == str(res["category"])]
     for col, level in (res.get("by", {}) if by else {}).items():
         table = table[table[col].astype(str) == str(level)]

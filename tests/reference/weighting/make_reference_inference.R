@@ -165,9 +165,10 @@ qs <- list()
 for (dn in c("strat", "clus1", "post")) {
   b <- svyby(~api00, ~stype, designs[[dn]], svyquantile, quantiles = c(0.25, 0.5), ci = TRUE,
              vartype = c("se", "ci"))
-  qs[[dn]] <- list(by = as.character(b$stype), q25 = unname(b[["0.25"]]),
-                   q50 = unname(b[["0.5"]]), se25 = unname(b[["se.0.25"]]),
-                   se50 = unname(b[["se.0.5"]]))
+  qs[[dn]] <- list(by = as.character(b$stype), q25 = unname(b[["api00.0.25"]]),
+                   q50 = unname(b[["api00.0.5"]]), se25 = unname(b[["se.api00.0.25"]]),
+                   se50 = unname(b[["se.api00.0.5"]]), ci_low50 = unname(b[["ci_l.api00.0.5"]]),
+                   ci_high50 = unname(b[["ci_u.api00.0.5"]]))
 }
 q <- svyquantile(~enroll, dclus2, quantiles = c(0.25, 0.5), ci = TRUE, na.rm = TRUE)
 qs[["clus2_na"]] <- list(estimate = unname(q$enroll[, "quantile"]), se = unname(q$enroll[, "se"]),
