@@ -47,7 +47,17 @@ class Design:
     lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
         A stratum with one PSU (R ``options(survey.lonely.psu=)``); ``"fail"`` raises
         :class:`WeightingError` naming the stratum. Strata with one PSU only inside a domain
-        are not lonely (R ``survey.adjust.domain.lonely = FALSE``).
+        are not lonely unless ``adjust_domain_lonely``.
+    adjust_domain_lonely : bool, default False
+        R ``options(survey.adjust.domain.lonely=TRUE)`` (survey 4.1): in a domain estimate, a
+        stratum with :math:`n_h > 1` PSUs of which only one has rows in the domain is treated
+        like a lonely stratum when ``lonely_psu`` is ``"adjust"`` (its PSU total is not
+        centred) or ``"average"`` (left out; the other strata scaled up); other settings are
+        unaffected, as in R. It applies, as in R, to linearisation designs without
+        post-stratification, raking or calibration (R keeps every row of such designs in a
+        subset, so no stratum becomes lonely there) and not to replicate designs. The PSUs
+        with rows in the domain are counted per domain, not per variable: rows missing one
+        variable still count (R's ``na.rm=TRUE`` drops them first).
 
     Attributes
     ----------
@@ -85,6 +95,7 @@ class Design:
     _stages: tuple[Stage, ...]
     _stratum_labels: pd.Index
     _lonely_psu: str
+    _adjust_domain_lonely: bool
     _adjustments: tuple[Adjustment, ...]
     _subset: BoolArray | None
     _df: float
@@ -100,6 +111,7 @@ class Design:
         psu: ColumnSpec = None,
         fpc: ColumnSpec = None,
         lonely_psu: str = "fail",
+        adjust_domain_lonely: bool = False,
     ) -> None:
         if not isinstance(data, pd.DataFrame):
             raise WeightingError(f"data must be a pandas DataFrame; got {type(data).__name__}")
@@ -141,7 +153,11 @@ class Design:
         self._adjustments = ()
         self._subset = None
         self._replicates = None
-        self._spec = {"strata": strata, "psu": psu, "fpc": fpc, "lonely_psu": lonely_psu}
+        self._adjust_domain_lonely = bool(adjust_domain_lonely)
+        self._spec = {
+            "strata": strata, "psu": psu, "fpc": fpc, "lonely_psu": lonely_psu,
+            "adjust_domain_lonely": self._adjust_domain_lonely,
+        }
         self._df = float(self._domain_df(w != 0))
 
     # ------------------------------------------------------------------ structure
@@ -190,6 +206,15 @@ class Design:
     def subset_mask(self) -> BoolArray | None:
         """Rows of the domain this design was restricted to by :meth:`subset` (or ``None``)."""
         return self._subset
+
+    @property
+    def domain_lonely(self) -> str:
+        """How a stratum with one PSU in a domain is handled in domain variances: ``"adjust"``
+        or ``"average"`` with ``adjust_domain_lonely`` (uncalibrated linearisation designs),
+        else ``"none"``."""
+        if self._adjust_domain_lonely and self._lonely_psu in ("adjust", "average"):
+            return self._lonely_psu
+        return "none"
 
     @property
     def lonely_psu(self) -> str:
@@ -409,7 +434,11 @@ class Design:
         return self._adjusted(poststratify(self._data, self._weights, population))
 
     def rake(self, margins: Mapping[Hashable, Mapping[Any, float]], *, max_iter: int = 100, tol: float = 1e-10) -> Design:
-        """Rake to marginal counts ``{column: {level: count}}`` (iterative proportional fitting)."""
+        """Rake to marginal counts ``{column: {level: count}}`` (iterative proportional fitting).
+
+        Runs to ``tol`` (relative); R's ``rake()`` defaults stop earlier: ``max_iter=10,
+        tol=1 / self.weights.sum()`` reproduces them (see :func:`weighting.raking.rake`).
+        """
         from .raking import rake
 
         return self._adjusted(rake(self._data, self._weights, margins, max_iter=max_iter, tol=tol))

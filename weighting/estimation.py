@@ -155,7 +155,7 @@ def linear_estimates(
                     den = np.column_stack([np.bincount(c_codes, weights=v, minlength=m_cells) for v in wxs])
             z = _cell_influence(kind, num, den, cell_w, c_codes, c_dom, d, w, block_miss, centre)
             present_cells = None
-            if layout.stage.dropped.any():
+            if layout.dropped.any():
                 present_cells = _present_sums(c_codes, m_cells, np.ones(d.size), block_miss, len(js)) > 0
                 present_cells = present_cells * np.ones((1, len(js)), dtype=bool)
             variance[:, sel] += layout.variance(z, present_cells, None if kind == "total" else scale)
@@ -288,7 +288,8 @@ def _structure(design: Design, dom: IntArray, n_dom: int) -> _Structure:
     per_stage = []
     for stage in design.stages:
         codes, cell_cluster, cell_dom, n_cells = _cells(stage, d, n_dom, rows, full)
-        per_stage.append(_StageCells(codes, n_cells, cell_dom, CellLayout(stage, cell_cluster, cell_dom, n_dom)))
+        layout = CellLayout(stage, cell_cluster, cell_dom, n_dom, design.domain_lonely)
+        per_stage.append(_StageCells(codes, n_cells, cell_dom, layout))
     out = _Structure(design.stages, dom, n_dom, rows, full, d, tuple(per_stage))
     _STRUCTURES[design] = out
     return out

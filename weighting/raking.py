@@ -131,8 +131,8 @@ def rake(
     max_iter : int, default 100
         Maximum number of sweeps over the margins.
     tol : float, default 1e-10
-        Stop when no cell of the cross-classification of all margin variables changes by more
-        than ``tol * sum(weights)`` during a sweep (R's ``control$epsilon < 1`` convention).
+        Stop when no cell of the cross-classification of all margin variables changes by
+        more than ``tol * sum(weights)`` during a sweep (R's ``control$epsilon < 1`` convention).
 
     Returns
     -------
@@ -151,6 +151,15 @@ def rake(
 
     Notes
     -----
+    Defaults differ from R's on purpose. R's ``rake()`` stops after at most 10 sweeps, or
+    when no cell changed by 1 unit or more (``control = list(maxit = 10, epsilon = 1)``):
+    weights that can miss their margins by up to about one unit, while the variance formula
+    below assumes the fixed point. Here raking runs to ``tol = 1e-10`` relative (at most
+    100 sweeps) and warns if it does not get there. To reproduce R's defaults exactly, pass
+    ``max_iter=10, tol=1 / weights.sum()`` (R's ``epsilon >= 1`` is an absolute change;
+    ``epsilon < 1`` is ``tol=epsilon``); R warns ("Raking did not converge") where this warns
+    :class:`~weighting.ConvergenceWarning`. Checked against survey 4.1.1.
+
     Each sweep post-stratifies to the margins in turn, :math:`w_i \leftarrow w_i N_{m,l}/
     \sum_{j \in l} w_j` (Deming & Stephan 1940); the fixed point is raking calibration
     (Deville, Särndal & Sautory 1993), so :func:`weighting.calibration.calibrate` with

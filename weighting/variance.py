@@ -62,7 +62,8 @@ def group_matrix(codes: IntArray, n_groups: int, values: FloatArray | None = Non
 
 
 def _group_scale(
-    stage: Stage, stratum: IntArray, present: BoolArray, n_out: int, out_of: IntArray
+    stage: Stage, stratum: IntArray, present: BoolArray, n_out: int, out_of: IntArray,
+    dropped: BoolArray | None = None,
 ) -> FloatArray:
     """R ``onestage`` for ``average``: n_strata / n_strata_not_lonely within each call.
 
@@ -70,7 +71,8 @@ def _group_scale(
     output cell (group x domain) of every row. Returns the multiplier per (output cell, column).
     """
     nstrat = group_matrix(out_of, n_out) @ present.astype(np.float64)
-    ok = present & ~stage.dropped[stratum][:, None]
+    gone = stage.dropped[stratum] if dropped is None else dropped
+    ok = present & ~gone[:, None]
     nok = group_matrix(out_of, n_out) @ ok.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(nstrat > 0, nstrat / nok, 0.0)
@@ -161,9 +163,17 @@ class CellLayout:
         Cluster and domain of every cell.
     n_dom : int
         Number of domains.
+    domain_lonely : {"none", "adjust", "average"}
+        R's ``options(survey.adjust.domain.lonely=TRUE)`` with ``survey.lonely.psu`` =
+        ``"adjust"`` or ``"average"``: a (stratum, domain) pair whose domain has rows in only one
+        of the stratum's :math:`n_h > 1` PSUs is not centred (``"adjust"``) or is left out and
+        the other strata of its group scaled up (``"average"``), as R's ``onestrat`` does for
+        such a stratum of a subset design (survey 4.1).
     """
 
-    def __init__(self, stage: Stage, cell_cluster: IntArray, cell_dom: IntArray, n_dom: int) -> None:
+    def __init__(
+        self, stage: Stage, cell_cluster: IntArray, cell_dom: IntArray, n_dom: int, domain_lonely: str = "none"
+    ) -> None:
         self.stage = stage
         self.n_dom = n_dom
         cell_stratum = stage.cluster_stratum[cell_cluster]
@@ -179,6 +189,14 @@ class CellLayout:
         self.centered = stage.centered[self.pair_stratum]
         self.absent = self.n_h - np.bincount(self.pair_codes, minlength=n_pairs)
         self.coef = stage.coef[self.pair_stratum]
+        self.dropped = stage.dropped[self.pair_stratum]
+        if domain_lonely in ("adjust", "average"):
+            lonely = (np.bincount(self.pair_codes, minlength=n_pairs) == 1) & (self.n_h > 1)
+            if domain_lonely == "adjust":
+                self.centered = self.centered & ~lonely
+            else:
+                self.dropped = self.dropped | lonely
+                self.coef = np.where(lonely, 0.0, self.coef)
 
     def variance(
         self, Z: FloatArray, present: BoolArray | None = None, scale: FloatArray | None = None
@@ -195,7 +213,7 @@ class CellLayout:
         mean = np.asarray(self.B @ Z) / self.n_h[:, None]
         mean[~self.centered] = 0.0
         pres = None
-        if stage.dropped.any():
+        if self.dropped.any():
             pres = np.ones_like(Z, dtype=bool) if present is None else present
         for j in range(Z.shape[1]):  # per column: 1-D gathers are much faster than row gathers
             np.subtract(Z[:, j], mean[:, j].take(self.pair_codes), out=Z[:, j])
@@ -213,7 +231,7 @@ class CellLayout:
             stage.stratum_group[self.pair_stratum].astype(np.int64) * self.n_dom + self.pair_dom,
             stage.n_groups * self.n_dom,
         )
-        scale = _group_scale(stage, self.pair_stratum, pair_present, out_keys.size, out_codes)
+        scale = _group_scale(stage, self.pair_stratum, pair_present, out_keys.size, out_codes, self.dropped)
         contrib = np.asarray(group_matrix(out_codes, out_keys.size) @ terms)
         with np.errstate(invalid="ignore"):
             scaled = contrib * scale

@@ -245,3 +245,37 @@ def test_quantile_with_missing_values_uses_complete_cases_df() -> None:
     assert d.df == 39 and (table["df"] == case["df"]).all()  # 37: two PSUs have no enroll
     for key in ("estimate", "se", "ci_low", "ci_high"):
         close(table[key], case[key])
+
+
+# ------------------------------------------------------------------ survey.adjust.domain.lonely
+@pytest.mark.parametrize("lonely", ["adjust", "average", "remove"])
+def test_adjust_domain_lonely_matches_r(lonely: str) -> None:
+    """Domain a has rows in one of the two PSUs of S6 (and S7 is lonely by design)."""
+    case = CASES[f"domain_lonely_{lonely}"]
+    frame = data("synth_small")
+    d = weighting.Design(frame, weights="w", strata="stratum", psu="psu", lonely_psu=lonely,
+                         adjust_domain_lonely=True)
+    for stat in ("mean", "total"):
+        table = getattr(d, stat)("x", by="dom")
+        assert table["dom"].tolist() == case[stat]["by"]
+        close(table["estimate"], case[stat]["estimate"])
+        close(table["se"], case[stat]["se"])
+    plain = weighting.Design(frame, weights="w", strata="stratum", psu="psu", lonely_psu=lonely)
+    changed = ~np.isclose(plain.mean("x", by="dom")["se"], d.mean("x", by="dom")["se"], rtol=1e-12)
+    assert changed.tolist() == ([True, False, False, False] if lonely != "remove" else [False] * 4)
+
+
+# ------------------------------------------------------------------ 6. rake() defaults
+def test_rake_reproduces_r_defaults_and_converges_by_default() -> None:
+    case = CASES["rake_default_control"]
+    d = designs()["clus1"]
+    margins = {**MARGINS, "awards": {"No": 2500.0, "Yes": 3694.0}}
+    r_default = d.rake(margins, max_iter=10, tol=1 / d.weights.sum())  # stops at |change| < 1
+    close(r_default.weights, case["weights_default"])
+    m = r_default.mean("api00").iloc[0]
+    close([m.estimate, m.se], [case["mean_default"]["estimate"], case["mean_default"]["se"]])
+    ours = d.rake(margins)  # converged: R's control=list(maxit=100, epsilon=1e-12)
+    close(ours.weights, case["weights_full"], rtol=1e-9)
+    m = ours.mean("api00").iloc[0]
+    close([m.estimate, m.se], [case["mean_full"]["estimate"], case["mean_full"]["se"]], rtol=1e-9)
+    assert not np.allclose(r_default.weights, ours.weights, rtol=1e-6)
