@@ -358,6 +358,17 @@ class Design:
         """
         return quantiles.quantile_table(self, variable, q, by=by, level=level, missing=missing, df=df)
 
+    def variance(
+        self, variables: ColumnSpec, *, by: ColumnSpec = None, level: float = 0.95, missing: str = "domain"
+    ) -> pd.DataFrame:
+        """Population variance of each variable (R ``svyvar``), not the variance of an estimate.
+
+        See :func:`weighting.dispersion.variance_table`.
+        """
+        from .dispersion import variance_table
+
+        return variance_table(self, variables, by=by, level=level, missing=missing)
+
     def covariance(
         self, variables: ColumnSpec, *, statistic: str = "mean", by: ColumnSpec = None, missing: str = "domain"
     ) -> pd.DataFrame:
