@@ -379,6 +379,57 @@ class Design:
         """
         return tables.covariance_table(self, statistic, variables, by=by, missing=missing)
 
+    def contrast(
+        self,
+        variables: ColumnSpec,
+        contrasts: Mapping[str, Mapping[Hashable, float]],
+        *,
+        statistic: str = "mean",
+        by: ColumnSpec = None,
+        level: float = 0.95,
+        missing: str = "domain",
+    ) -> pd.DataFrame:
+        """Linear combinations of domain means or totals (R ``svycontrast``).
+
+        See :func:`weighting.contrasts.contrast_table`.
+        """
+        from .contrasts import contrast_table
+
+        return contrast_table(self, variables, contrasts, statistic=statistic, by=by, level=level, missing=missing)
+
+    def compare(
+        self,
+        variable: Hashable,
+        by: ColumnSpec,
+        *,
+        pairs: Sequence[tuple[Hashable, Hashable]] | None = None,
+        kind: str = "difference",
+        statistic: str = "mean",
+        level: float = 0.95,
+        missing: str = "domain",
+    ) -> pd.DataFrame:
+        """Differences or ratios between domains (e.g. county A vs B).
+
+        See :func:`weighting.contrasts.compare_table`.
+        """
+        from .contrasts import compare_table
+
+        return compare_table(
+            self, variable, by, pairs=pairs, kind=kind, statistic=statistic, level=level, missing=missing
+        )
+
+    def ttest(
+        self, variable: Hashable, group: Hashable | None = None, *, mu: float = 0.0, by: ColumnSpec = None,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Design-based t test of a mean or of a difference of two group means (R ``svyttest``).
+
+        See :func:`weighting.contrasts.ttest_table`.
+        """
+        from .contrasts import ttest_table
+
+        return ttest_table(self, variable, group, mu=mu, by=by, level=level)
+
     # ------------------------------------------------------------------ domains
     def subset(self, mask: ArrayLike, *, df: str = "design") -> Design:
         """Restrict estimates to a domain; every PSU and stratum stays in the variance.

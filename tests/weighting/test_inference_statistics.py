@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import weighting
-from tests.weighting.test_reference_inference import CASES, close, designs
+from tests.weighting.test_reference_inference import CASES, close, data, designs
 
 DESIGNS = ["strat", "clus1", "clus2", "post", "rake", "jk1"]
 
@@ -59,3 +59,77 @@ def test_variance_identities() -> None:
     close(scaled.variance("y")["estimate"], d.variance("y")["estimate"], rtol=1e-12)
     with pytest.raises(weighting.WeightingError, match="missing must be"):
         d.variance("y", missing="drop")
+
+
+# ------------------------------------------------------------------ covmat, svycontrast, svyttest
+@pytest.mark.parametrize("name", DESIGNS)
+def test_contrasts_match_svycontrast(name: str, all_designs: dict[str, weighting.Design]) -> None:
+    case = CASES["contrasts"]["results"][name]
+    d = all_designs[name]
+    cov = d.covariance("api00", by="stype").to_numpy().ravel(order="F")
+    np.testing.assert_allclose(cov, case["vcov"], rtol=1e-8, atol=1e-8 * max(case["vcov"]))
+    diff = d.contrast("api00", {"E - M": {"E": 1, "M": -1}}, by="stype").iloc[0]
+    close([diff.estimate, diff.se], [case["diff_em"]["estimate"], case["diff_em"]["se"]])
+    assert diff.contrast == "E - M" and diff.df == d.df
+    lin = d.contrast("api00", {"avg": {"E": 1 / 3, "H": 1 / 3, "M": 1 / 3}, "hm": {"H": 1, "M": -1}}, by="stype")
+    close(lin["estimate"], case["lin"]["estimate"])
+    close(lin["se"], case["lin"]["se"])
+    ratio = d.compare("api00", "stype", pairs=[("E", "M")], kind="ratio").iloc[0]
+    close([ratio.estimate, ratio.se], [case["ratio_em"]["estimate"], case["ratio_em"]["se"]])
+    same = d.compare("api00", "stype", pairs=[("E", "M")]).iloc[0]
+    close([same.estimate, same.se], [diff.estimate, diff.se], rtol=1e-12)
+    tcov = d.covariance("api99", statistic="total", by="stype").to_numpy().ravel(order="F")
+    np.testing.assert_allclose(tcov, case["total_vcov"], rtol=1e-8, atol=1e-8 * max(case["total_vcov"]))
+    tdiff = d.contrast("api99", {"E - H": {"E": 1, "H": -1}}, statistic="total", by="stype").iloc[0]
+    close([tdiff.estimate, tdiff.se], [case["total_diff"]["estimate"], case["total_diff"]["se"]])
+
+
+@pytest.mark.parametrize("name", DESIGNS)
+def test_ttest_matches_svyttest(name: str, all_designs: dict[str, weighting.Design]) -> None:
+    case = CASES["contrasts"]["results"][name]
+    d = all_designs[name]
+    two = d.ttest("api00", "comp.imp").iloc[0]
+    r = case["ttest"]
+    close([two.estimate, two.statistic, two.df, two.p_value], [r["estimate"], r["statistic"], r["df"], r["p_value"]])
+    close([two.ci_low, two.ci_high], r["ci"])
+    assert two.df == d.df - 1
+    # identity: the t test is the contrast of the two group means
+    as_contrast = d.contrast("api00", {"d": {"Yes": 1, "No": -1}}, by="comp.imp").iloc[0]
+    close([two.estimate, two.se], [as_contrast.estimate, as_contrast.se], rtol=1e-12)
+    one = d.ttest("api00", mu=650).iloc[0]
+    r = case["ttest_one"]
+    close([one.estimate, one.statistic, one.df, one.p_value], [r["estimate"], r["statistic"], r["df"], r["p_value"]])
+    mean = d.mean("api00").iloc[0]
+    close([one.estimate + 650, one.se], [mean.estimate, mean.se], rtol=1e-12)
+
+
+def test_ttest_by_domain_is_the_test_on_each_subset(all_designs: dict[str, weighting.Design]) -> None:
+    d = all_designs["clus1"]
+    by = d.ttest("api00", "comp.imp", by="stype")
+    assert by.columns.tolist() == ["stype", "variable", "estimate", "se", "ci_low", "ci_high", "df", "n",
+                                   "deff", "cv", "statistic", "p_value"]
+    for row in by.itertuples():
+        inside = (d.data["stype"] == row.stype).to_numpy()
+        sub = d.subset(inside, df="domain")
+        diff = sub.contrast("api00", {"d": {"Yes": 1, "No": -1}}, by="comp.imp").iloc[0]
+        close([row.estimate, row.se], [diff.estimate, diff.se], rtol=1e-12)
+        assert row.df == sub.df - 1
+    with pytest.raises(weighting.WeightingError, match="exactly two values"):
+        d.ttest("api00", "stype")
+
+
+def test_two_surveys_stacked_compare_years() -> None:
+    """This year vs last year: strata kept apart, so the years' covariance is 0."""
+    a, b = data("apistrat"), data("apistrat")
+    b["api00"] = b["api99"]
+    stacked = pd.concat([a.assign(year=2000), b.assign(year=1999)], ignore_index=True)
+    stacked["stratum"] = stacked["year"].astype(str) + stacked["stype"].astype(str)
+    d = weighting.Design(stacked, weights="pw", strata="stratum", fpc="fpc")
+    years = d.compare("api00", "year", pairs=[(2000, 1999)]).iloc[0]
+    single = weighting.Design(a, weights="pw", strata="stype", fpc="fpc")
+    m00, m99 = single.mean("api00").iloc[0], single.mean("api99").iloc[0]
+    close(years.estimate, m00.estimate - m99.estimate, rtol=1e-12)
+    close(years.se**2, m00.se**2 + m99.se**2, rtol=1e-10)
+    assert years.contrast == "2000 - 1999"
+    with pytest.raises(weighting.WeightingError, match="no estimate 'Z'"):
+        d.contrast("api00", {"bad": {"Z": 1}}, by="year")
