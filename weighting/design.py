@@ -430,6 +430,23 @@ class Design:
 
         return ttest_table(self, variable, group, mu=mu, by=by, level=level)
 
+    def crosstab(
+        self, row: Hashable, column: Hashable | None = None, *, statistic: str = "total", by: ColumnSpec = None,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Weighted counts or shares of the cells of one or two categorical variables (R
+        ``svytable``, ``svytotal(~factor)``); see :func:`weighting.crosstabs.crosstab_table`."""
+        from .crosstabs import crosstab_table
+
+        return crosstab_table(self, row, column, statistic=statistic, by=by, level=level)
+
+    def chisq_test(self, row: Hashable, column: Hashable, *, test: str = "F", by: ColumnSpec = None) -> pd.DataFrame:
+        """Rao-Scott / Wald test of association of two categorical variables (R ``svychisq``);
+        see :func:`weighting.crosstabs.chisq_table`."""
+        from .crosstabs import chisq_table
+
+        return chisq_table(self, row, column, test=test, by=by)
+
     # ------------------------------------------------------------------ domains
     def subset(self, mask: ArrayLike, *, df: str = "design") -> Design:
         """Restrict estimates to a domain; every PSU and stratum stays in the variance.

@@ -133,3 +133,66 @@ def test_two_surveys_stacked_compare_years() -> None:
     assert years.contrast == "2000 - 1999"
     with pytest.raises(weighting.WeightingError, match="no estimate 'Z'"):
         d.contrast("api00", {"bad": {"Z": 1}}, by="year")
+
+
+# ------------------------------------------------------------------ svychisq, svytable, svytotal(~factor)
+def _near(ours: object, theirs: object) -> None:
+    theirs_arr = np.asarray(theirs, dtype=float)
+    np.testing.assert_allclose(np.asarray(ours, dtype=float), theirs_arr, rtol=1e-8, atol=1e-8 * np.nanmax(np.abs(theirs_arr)))
+
+
+@pytest.mark.parametrize("name", DESIGNS)
+@pytest.mark.parametrize("test", ["F", "Chisq", "Wald", "adjWald"])
+def test_chisq_matches_svychisq(name: str, test: str, all_designs: dict[str, weighting.Design]) -> None:
+    r = CASES["chisq"]["results"][name][test]
+    row = all_designs[name].chisq_test("sch.wide", "stype", test=test).iloc[0]
+    assert row.test == test
+    if test == "Chisq":  # R reports Pearson's X^2 and the p value of X^2 / mean(delta)
+        close([row.pearson, row.p_value, row.ndf], [r["statistic"], r["p_value"], r["parameter"]])
+        assert row.ddf == np.inf
+    else:
+        close([row.statistic, row.p_value, row.ndf, row.ddf], [r["statistic"], r["p_value"], *r["parameter"]])
+
+
+@pytest.mark.parametrize("test", ["F", "Chisq", "Wald", "adjWald"])
+def test_chisq_three_by_three(test: str) -> None:
+    r = CASES["chisq"]["results"]["clus1_3x3"][test]
+    frame = data("apiclus1")
+    frame["both3"] = np.where(frame["awards"] == "Yes", np.where(frame["yr.rnd"] == "Yes", "AY", "A"), "N")
+    row = weighting.Design(frame, weights="pw", psu="dnum", fpc="fpc").chisq_test("stype", "both3", test=test).iloc[0]
+    stat = row.pearson if test == "Chisq" else row.statistic
+    close([stat, row.p_value], [r["statistic"], r["p_value"]])
+    close(np.atleast_1d(r["parameter"]), [row.ndf] if test == "Chisq" else [row.ndf, row.ddf])
+
+
+@pytest.mark.parametrize("name", DESIGNS)
+def test_crosstab_matches_svytable_and_svytotal(name: str, all_designs: dict[str, weighting.Design]) -> None:
+    case = CASES["chisq"]["results"][name]
+    d = all_designs[name]
+    counts = d.crosstab("sch.wide", "stype")
+    assert counts.columns.tolist() == ["sch.wide", "stype", "estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "cv"]
+    close(counts["estimate"], case["table"])
+    _near(counts["se"], case["cells"]["se"])
+    shares = d.crosstab("sch.wide", "stype", statistic="proportion")
+    close(shares["estimate"], case["props"]["estimate"])
+    _near(shares["se"], case["props"]["se"])
+    close(shares["estimate"].sum(), 1.0, rtol=1e-12)
+    by = d.crosstab("sch.wide", by="stype")
+    assert by["stype"].tolist() == [s for s in case["total_by"]["by"] for _ in range(2)]
+    close(by[by["sch.wide"] == "No"]["estimate"], case["total_by"]["no"])
+    close(by[by["sch.wide"] == "Yes"]["estimate"], case["total_by"]["yes"])
+    se = np.reshape(case["total_by"]["se"], (2, -1))  # R: SE(svyby) column-major, No then Yes
+    _near(by[by["sch.wide"] == "No"]["se"], se[0])
+    _near(by[by["sch.wide"] == "Yes"]["se"], se[1])
+
+
+def test_chisq_by_domain_is_the_test_on_each_subset(all_designs: dict[str, weighting.Design]) -> None:
+    d = all_designs["clus1"]
+    by = d.chisq_test("sch.wide", "awards", by="stype")
+    assert by.columns.tolist() == ["stype", "test", "statistic", "ndf", "ddf", "p_value", "pearson"]
+    for row in by.itertuples():
+        inside = (d.data["stype"] == row.stype).to_numpy()
+        one = d.subset(inside, df="domain").chisq_test("sch.wide", "awards").iloc[0]
+        close([row.statistic, row.ndf, row.ddf, row.p_value], [one.statistic, one.ndf, one.ddf, one.p_value], rtol=1e-12)
+    with pytest.raises(weighting.WeightingError, match="test must be one of"):
+        d.chisq_test("sch.wide", "awards", test="lincom")

@@ -295,8 +295,7 @@ for (dn in names(designs)) {
   out$props <- stat(props)
   out$total_by <- list(by = as.character(tot_by$stype),
                        no = unname(tot_by[["sch.wideNo"]]), yes = unname(tot_by[["sch.wideYes"]]),
-                       se_no = unname(tot_by[["se.sch.wideNo"]]),
-                       se_yes = unname(tot_by[["se.sch.wideYes"]]))
+                       se = as.vector(as.matrix(SE(tot_by))))
   ch[[dn]] <- out
 }
 # 3 x 3 table: stype by awards x yr.rnd collapsed
