@@ -7,9 +7,8 @@ floating-point artefacts) are compared on estimate and SE with an absolute toler
 interval is checked for sense. Every interval of these fixtures was computed with ``df=degf(design)`` (the full design's
 degrees of freedom), so proportions are asked for with ``df=design.df`` (without it, domains
 use their own degrees of freedom as R's ``svyby(..., svyciprop)``; see
-``test_reference_inference.py``). Methods outside the contract (R's profile-likelihood interval,
-and ``xlogit``, which is the logit interval by another route and is compared as ``logit``) are
-mapped or left out at collection time.
+``test_reference_inference.py``). R's profile-likelihood interval is compared as
+``ci="likelihood"``; ``xlogit``, the logit interval by another route, is compared as ``logit``.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from tests.weighting.conftest import R_RTOL, _load_reference
 
 CASES = sorted(_load_reference()["cases"])
 METHODS = {"logit": "logit", "xlogit": "logit", "beta": "beta", "mean": "wald",
-           "wilson_kish": "wilson", "asin": "asin"}
+           "wilson_kish": "wilson", "asin": "asin", "likelihood": "likelihood"}
 
 
 def _design(case: dict[str, Any], data: pd.DataFrame) -> weighting.Design:
@@ -162,7 +161,7 @@ def test_reference_case(case_id: str, reference_case) -> None:
         assert design.df == case["extra"]["degf"]
     problems = []
     for res in case["results"]:
-        if "error" in res or res.get("method") == "likelihood":
+        if "error" in res:
             continue
         row = _estimate(design, case_id, res, data)
         if res.get("degenerate"):
