@@ -1,8 +1,8 @@
 """svyvar, svyby(covmat=TRUE) / svycontrast / svyttest and svychisq / svytable / svytotal of a
 factor, compared with R ``survey`` (``reference_inference.json``, see
 ``tests/reference/weighting/make_reference_inference.R``), on a stratified design with FPC,
-one- and two-stage cluster designs with FPC, post-stratified and raked designs and a JK1
-replicate design, with domains; plus identities.
+one- and two-stage cluster designs with FPC, post-stratified, raked, calibrated (linear) and
+calibrated-then-trimmed designs and a JK1 replicate design, with domains; plus identities.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 import weighting
 from tests.weighting.test_reference_inference import CASES, close, data, designs
 
-DESIGNS = ["strat", "clus1", "clus2", "post", "rake", "jk1"]
+DESIGNS = ["strat", "clus1", "clus2", "post", "rake", "jk1", "cal", "trim"]
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +196,32 @@ def test_chisq_by_domain_is_the_test_on_each_subset(all_designs: dict[str, weigh
         close([row.statistic, row.ndf, row.ddf, row.p_value], [one.statistic, one.ndf, one.ddf, one.p_value], rtol=1e-12)
     with pytest.raises(weighting.WeightingError, match="test must be one of"):
         d.chisq_test("sch.wide", "awards", test="lincom")
+
+
+def test_new_statistics_after_nonresponse_adjustment() -> None:
+    """Nonresponse adjustment has no variance residual (as documented): every new statistic
+    equals the one of the same design built on the adjusted weights; a replicate design
+    re-applies the adjustment."""
+    frame = data("apiclus1")
+    rng = np.random.default_rng(19)
+    frame["disp"] = np.where(rng.uniform(size=len(frame)) < 0.85, "respondent", "nonrespondent")
+    base = weighting.Design(frame, weights="pw", psu="dnum", fpc="fpc")
+    adjusted = base.adjust_nonresponse("disp", "stype")
+    same = weighting.Design(frame, weights=adjusted.weights, psu="dnum", fpc="fpc")
+    pairs = [
+        (lambda d: d.variance("api00", by="stype")),
+        (lambda d: d.contrast("api00", {"E - M": {"E": 1, "M": -1}}, by="stype")),
+        (lambda d: d.compare("api00", "stype", kind="ratio")),
+        (lambda d: d.ttest("api00", "comp.imp")),
+        (lambda d: d.crosstab("sch.wide", "stype")),
+        (lambda d: d.chisq_test("sch.wide", "stype")),
+        (lambda d: d.proportion("sch.wide", by="stype", ci="likelihood")),
+    ]
+    for stat in pairs:
+        ours, theirs = stat(adjusted), stat(same)
+        numeric = ours.select_dtypes("number").columns
+        np.testing.assert_allclose(ours[numeric].to_numpy(float), theirs[numeric].to_numpy(float), rtol=1e-12)
+    rep = adjusted.replicate("jk1")
+    for stat in pairs:
+        table = stat(rep)
+        assert table.select_dtypes("number").notna().any().any()

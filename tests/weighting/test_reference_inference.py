@@ -40,6 +40,12 @@ def designs() -> dict[str, weighting.Design]:
     strat = weighting.Design(data("apistrat"), weights="pw", strata="stype", fpc="fpc")
     clus1 = weighting.Design(data("apiclus1"), weights="pw", psu="dnum", fpc="fpc")
     clus2 = weighting.Design(data("apiclus2"), weights=None, psu=["dnum", "snum"], fpc=["fpc1", "fpc2"])
+    pop = CASES["calibration"]["population"]
+    totals = {
+        "stype": {"E": pop["(Intercept)"] - pop["stypeH"] - pop["stypeM"], "H": pop["stypeH"], "M": pop["stypeM"]},
+        "api99": pop["api99"],
+    }
+    cal = clus1.calibrate(totals)
     return {
         "strat": strat,
         "clus1": clus1,
@@ -47,6 +53,8 @@ def designs() -> dict[str, weighting.Design]:
         "post": clus1.poststratify(POP_STYPE),
         "rake": clus1.rake(MARGINS, max_iter=100, tol=1e-12),
         "jk1": clus1.replicate("jk1"),
+        "cal": cal,
+        "trim": cal.trim(lower=20, upper=50),
     }
 
 

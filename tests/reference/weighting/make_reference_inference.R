@@ -82,8 +82,15 @@ ps1 <- postStratify(dclus1, ~stype, pop_stype)
 rk1 <- rake(dclus1, list(~stype, ~sch.wide), list(pop_stype, pop_sch),
             control = list(maxit = 100, epsilon = 1e-12))
 jk1 <- as.svrepdesign(dclus1, type = "JK1")
+api_env <- new.env()  # apipop (data(api)): the population totals of calibration
+data(api, package = "survey", envir = api_env)
+apipop <- api_env$apipop
+pop_cal <- c(`(Intercept)` = nrow(apipop), stypeH = sum(apipop$stype == "H"),
+             stypeM = sum(apipop$stype == "M"), api99 = sum(apipop$api99))
+cal1 <- calibrate(dclus1, ~stype + api99, pop_cal)
+trim1 <- trimWeights(cal1, upper = 50, lower = 20)
 designs <- list(strat = dstrat, clus1 = dclus1, clus2 = dclus2, post = ps1, rake = rk1,
-                jk1 = jk1)
+                jk1 = jk1, cal = cal1, trim = trim1)
 
 # ---------------------------------------------------------------------------------------------
 # 1. JKn with a census stratum (fpc = n): its replicates are dropped (survey.drop.replicates)
@@ -239,7 +246,7 @@ add("svyvar", list(
 cc <- list()
 for (dn in names(designs)) {
   d <- designs[[dn]]
-  if (dn %in% c("post", "rake")) {
+  if (dn %in% c("post", "rake", "cal", "trim")) {
     # svyby(covmat=TRUE) fails on calibrated designs in survey 4.1.1: the domain means as
     # ratios of totals through svycontrast (the same linearisation)
     du <- update(d, yE = api00 * (stype == "E"), nE = as.numeric(stype == "E"),
@@ -311,6 +318,10 @@ ch[["clus1_3x3"]] <- out
 add("chisq", list(
   r_call = "svychisq(~sch.wide+stype, design, statistic=s); svytable(~sch.wide+stype, design) (column-major: sch.wide fastest); svytotal/svymean(~interaction(sch.wide, stype)); svyby(~sch.wide, ~stype, design, svytotal); clus1_3x3: svychisq(~stype+both3, apiclus1 design)",
   results = ch))
+
+cases$calibration <- list(
+  r_call = "cal <- calibrate(dclus1, ~stype + api99, pop); trim <- trimWeights(cal, upper=50, lower=20)",
+  population = as.list(pop_cal))
 
 json <- toJSON(as_json_tree(list(
   r_version = R.version.string,
