@@ -35,7 +35,7 @@ from .errors import WeightingError
 from .estimation import LinearEstimates, linear_estimates
 from .influence import replicate_thetas
 from .intervals import check_level, t_interval
-from .variance import replicate_variance
+from .variance import group_matrix, replicate_variance
 
 if TYPE_CHECKING:
     from .design import Design
@@ -72,17 +72,25 @@ class _Estimates:
 
     def combine(self, coef: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Variance of the combinations ``coef`` (shape ``(c, n_dom, k)``, the gradients) and
-        the number of rows they use; see the module docstring."""
+        the number of rows they use; see the module docstring.
+
+        When every domain enters at most one combination (t tests and comparisons by domain)
+        the combined influence values are one column, the combinations being domains of it;
+        otherwise one column per combination.
+        """
         design, doms, k = self.design, self.doms, self.y.shape[1]
         c = coef.shape[0]
         inside = doms.codes >= 0
         rows = np.flatnonzero(inside)
         d = doms.codes[rows]
         have = np.ones((rows.size, k)) if self.present is None else self.present[rows].astype(np.float64)
-        used: BoolArray = np.asarray((np.abs(coef) > 0).any(axis=0))  # (n_dom, k)
-        n_used = np.einsum("ij,cij->c", have * (design.weights[rows] != 0)[:, None], (np.abs(coef[:, d, :]) > 0))
+        member = group_matrix(d, doms.n_domains)
+        counts = np.asarray(member @ (have * (design.weights[rows] != 0)[:, None]))  # (n_dom, k)
+        nonzero = np.abs(coef) > 0
+        n_used = np.einsum("dj,cdj->c", counts, nonzero.astype(np.float64))
         if design.replicates is not None:
             rep = design.replicates
+            used: BoolArray = np.asarray(nonzero.any(axis=0))
             thetas = replicate_thetas(design, self.statistic, self.y, None, self.present, doms.codes, doms.n_domains)
             finite = np.where(used[None], thetas, 0.0)
             combos = np.einsum("rdj,cdj->rc", finite, coef)
@@ -93,9 +101,22 @@ class _Estimates:
                 a = (self.y[rows] - self.res.estimate[d]) / self.res.weight_sum[d] * have
         else:
             a = self.y[rows] * have
-        values = np.zeros((design.weights.size, c))
-        values[rows] = np.einsum("ij,cij->ic", a, coef[:, d, :])
-        whole = np.zeros(design.weights.size, dtype=np.intp)
+        a = np.nan_to_num(a)
+        n = design.weights.size
+        per_domain = nonzero.any(axis=2).sum(axis=0)  # combinations each domain enters
+        if per_domain.max(initial=0) <= 1:
+            owner = np.where(per_domain > 0, np.argmax(nonzero.any(axis=2), axis=0), -1)
+            gradient = coef.sum(axis=0)  # (n_dom, k): each domain's one combination
+            values = np.zeros((n, 1))
+            values[rows, 0] = np.einsum("ij,ij->i", a, gradient[d])
+            codes = np.full(n, -1, dtype=np.intp)
+            codes[rows] = owner[d]
+            out = linear_estimates(design, "total", values, None, None, codes, c)
+            return out.variance[:, 0], n_used
+        values = np.zeros((n, c))
+        for j in range(k):  # (rows, c) per variable: the gradients of each row's domain
+            values[rows] += a[:, j][:, None] * coef[:, :, j].T[d]
+        whole = np.zeros(n, dtype=np.intp)
         out = linear_estimates(design, "total", values, None, None, whole, 1)
         return out.variance[0], n_used
 
