@@ -1,13 +1,37 @@
-"""File formats for tables leaving the API: CSV (UTF-8 with BOM, so Excel shows Chinese), XLSX,
-Parquet, SPSS ``.sav`` and Stata ``.dta`` (variable and value labels via pyreadstat)."""
+"""File formats for tables leaving Strata: CSV (UTF-8 with BOM, so Excel shows Chinese), XLSX,
+Parquet, SPSS ``.sav`` and Stata ``.dta`` (variable and value labels via pyreadstat).
+
+Spreadsheet formulas: every data export in CSV or XLSX (audit log, invitations, satisfaction
+workbook, estimates, microdata) passes each header and each cell through :func:`spreadsheet_safe`
+(:func:`csv_text`, :func:`csv_bytes`, :func:`csv_lines` and :func:`xlsx_bytes` do it, openpyxl
+writers call :func:`spreadsheet_row`), so that a value somebody typed (an e-mail address at the
+log-in form, a text answer, a frame value, a label) never runs as a formula in Excel, WPS,
+LibreOffice or Google Sheets. Apply it exactly once: the escape is not idempotent. The rule:
+
+* a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (the
+  characters that make a spreadsheet read a formula) or with ``'`` gets one ``'`` in front:
+  ``=HYPERLINK(...)`` is written ``'=HYPERLINK(...)``, ``+1`` ``'+1``, ``'a`` ``''a``;
+* numbers are left alone: numeric columns and values, and text that is a plain negative number
+  such as ``-2`` or ``-0.5e3`` (a spreadsheet reads that as the number, not as a formula), so
+  ``read.csv``, ``readr`` and ``pandas.read_csv`` get the same numbers back.
+
+To get the original text back from a file, remove one leading ``'`` from text cells (R:
+``sub("^'", "", x)``; pandas: ``column.str.removeprefix("'")``); the rule is exact because a
+``'`` at the start is escaped too. Because no text cell starts with ``=`` any more, openpyxl
+stores every text cell of an XLSX as text, never as a formula. Parquet, ``.sav`` and ``.dta`` are
+typed files for statistical software, which has no cell formulas: their values are written as
+they are.
+"""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,19 +72,63 @@ class Labels:
     values: dict[str, dict[Any, str]]
 
 
+#: Leading characters that make a spreadsheet read a text cell as a formula, and the escape
+#: character itself (so that removing one leading ``'`` always gives the original back).
+ESCAPED_STARTS = frozenset("=+-@\t\r'")
+
+
+ESCAPE = "'"
+
+
+_NEGATIVE_NUMBER = re.compile(r"-(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` as a CSV or XLSX cell that no spreadsheet runs as a formula (rule in the module doc).
+
+    >>> [spreadsheet_safe(v) for v in ["=1+1", "+1", "-2+3", "@SUM(A1)", "'a", "-2", "-0.5e3", -2, "a=b"]]
+    ["'=1+1", "'+1", "'-2+3", "'@SUM(A1)", "''a", '-2', '-0.5e3', -2, 'a=b']
+    """
+    if isinstance(value, str) and value[:1] in ESCAPED_STARTS and not _NEGATIVE_NUMBER.fullmatch(value):
+        return ESCAPE + value
+    return value
+
+
+def spreadsheet_row(values: Iterable[Any]) -> list[Any]:
+    """One row of cells through :func:`spreadsheet_safe` (for ``csv.writer`` and openpyxl)."""
+    return [spreadsheet_safe(v) for v in values]
+
+
+def spreadsheet_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with its headers and text cells through :func:`spreadsheet_safe`."""
+    out = frame.rename(columns=spreadsheet_safe)
+    for position, dtype in enumerate(out.dtypes):
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)):
+            out.isetitem(position, out.iloc[:, position].map(spreadsheet_safe, na_action="ignore"))
+    return out
+
+
 def csv_text(frame: pd.DataFrame, *, header: bool = True) -> str:
-    return frame.to_csv(index=False, header=header, lineterminator="\r\n", float_format="%.10g")
+    return spreadsheet_frame(frame).to_csv(index=False, header=header, lineterminator="\r\n", float_format="%.10g")
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     return (BOM + csv_text(frame)).encode("utf-8")
 
 
+def csv_lines(rows: Iterable[Iterable[Any]]) -> str:
+    """Rows as CSV text (CRLF line ends, as :func:`csv_text`), every cell through :func:`spreadsheet_safe`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows(spreadsheet_row(row) for row in rows)
+    return buffer.getvalue()
+
+
 def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name[:31], index=False)
+            spreadsheet_frame(frame).to_excel(writer, sheet_name=name[:31], index=False)
     return buffer.getvalue()
 
 

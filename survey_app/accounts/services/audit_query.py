@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from survey_app.accounts.models import AuditEvent
+from survey_app.core import exporters
 from survey_app.core.errors import ValidationFailed
 
 PAGE_SIZE = 100
@@ -102,19 +101,20 @@ def _json(value: Any) -> str:
 
 
 def export_csv(session: Session, f: AuditFilter) -> Iterator[str]:
-    """The matching events as CSV text (UTF-8 BOM for Excel), oldest first, streamed in batches."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    yield "\ufeff"
-    writer.writerow(["id", "occurred_at", "actor_id", "actor", "action", "object_type", "object_id", "before", "after", "details"])
+    """The matching events as CSV text (UTF-8 BOM for Excel), oldest first, streamed in batches.
+
+    Cells go through :func:`survey_app.core.exporters.spreadsheet_safe`: an e-mail address typed
+    at the log-in form (``=HYPERLINK(...)@x``) is kept as text, never run as a formula.
+    """
+    yield exporters.BOM
+    yield exporters.csv_lines([["id", "occurred_at", "actor_id", "actor", "action", "object_type", "object_id", "before", "after", "details"]])
     last_id = 0
     while True:
         batch = list(session.scalars(_query(f).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(EXPORT_BATCH)))
-        for e in batch:
-            writer.writerow([e.id, e.occurred_at.isoformat(), e.actor_id or "", e.actor_label, e.action, e.object_type, e.object_id, _json(e.before), _json(e.after), _json(e.details)])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+        yield exporters.csv_lines(
+            [e.id, e.occurred_at.isoformat(), e.actor_id or "", e.actor_label, e.action, e.object_type, e.object_id, _json(e.before), _json(e.after), _json(e.details)]
+            for e in batch
+        )
         if len(batch) < EXPORT_BATCH:
             return
         last_id = batch[-1].id

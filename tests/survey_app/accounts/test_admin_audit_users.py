@@ -40,6 +40,20 @@ def test_audit_filter_and_csv_export(client: FlaskClient, logged_in: Any, make_u
     assert session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.export")).one().details == {"action": "user.create"}
 
 
+def test_audit_export_keeps_formula_looking_log_in_names_as_text(app: Flask, client: FlaskClient, logged_in: Any) -> None:
+    # anybody can type these at the log-in form; the failed attempts land in the admin's export
+    typed = ["=cmd|'/c.calc'!a1@example.org", "+1@example.org", "-2+3@example.org"]
+    stranger = app.test_client()
+    for email in typed:
+        assert login(stranger, email, "wrong password").status_code == 401
+    logged_in(Role.ADMIN)
+    text = client.get("/admin/audit/export.csv?action=auth.login_failed").data.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(r["actor"] for r in rows) == sorted("'" + email for email in typed)
+    assert sorted(r["object_id"] for r in rows) == sorted("'" + email for email in typed)
+    assert all(r["id"].isdigit() for r in rows)
+
+
 def test_audit_log_cannot_be_changed(session: Session, make_user: Any) -> None:
     make_user(Role.ADMIN)
     event = session.scalars(select(AuditEvent)).first()

