@@ -201,6 +201,17 @@ def test_workbook_keeps_formula_looking_labels_as_text(client: FlaskClient, app:
     assert items and {row[2] for row in items} == {"'" + item} and all(isinstance(row[7], int) for row in items)
 
 
+def test_county_report_shows_labels_that_look_like_math_text(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    run_id = _stored_run(app, project_id, county_label="$\\frac$ county", item_label="$$ places")
+    logged_in(Role.ADMIN)
+    for county in ("c01", "all"):
+        page = client.get(f"/admin/satisfaction/runs/{run_id}/county/{county}")
+        assert page.status_code == 200, county
+        chart = page.get_data(as_text=True).split("<svg", 1)[1]
+        assert "i01 $$ places" in chart  # the item label, drawn as written
+    assert "$\\frac$ county" in client.get(f"/admin/satisfaction/runs/{run_id}/county/c01").get_data(as_text=True).split("<svg", 1)[1]
+
+
 def test_county_links_qr_and_copy_as_template(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
     logged_in(Role.ADMIN)
     assert client.post(f"/admin/satisfaction/{project_id}/links").status_code == 303
