@@ -6,7 +6,12 @@ import pytest
 from sqlalchemy import func, select
 
 from survey_app.accounts.models import AuditEvent
-from survey_app.analysis.models import ResponseWeight, WeightRun
+from survey_app.analysis.models import (
+    ResponseWeight,
+    WeightingScheme,
+    WeightingSchemeVersion,
+    WeightRun,
+)
 
 from ..api_world import bearer, build, spec_with_draw
 
@@ -100,6 +105,23 @@ def test_invalid_specs_are_422_naming_the_field(client, world, spec_changes, fie
     response = _create(client, world, spec_with_draw(world, **spec_changes))
     assert response.status_code == 422, response.json
     assert field in str(response.json["errors"])
+
+
+@pytest.mark.parametrize("depth", [5000, 100])
+def test_deeply_nested_json_is_400_in_the_error_shape_and_stores_nothing(client, world, session, depth):
+    scheme_id = _create(client, world, spec_with_draw(world)).json["id"]
+    nested = "[" * depth + "]" * depth
+    spec = '{"responses": "complete", "calibrate": {"totals": {"age": ' + nested + "}}}"
+    urls = {f"/api/v1/surveys/{world.project_id}/weighting-schemes/": '{"name": "deep", "spec": ' + spec + "}",
+            f"/api/v1/surveys/{world.project_id}/weighting-schemes/{scheme_id}/versions": '{"spec": ' + spec + "}"}
+    for url, body in urls.items():
+        for language, words in (("en", "nested"), ("zh-CN", "嵌套")):
+            response = client.post(url, data=body, content_type="application/json", headers={**bearer(world.token), "Accept-Language": language})
+            assert response.status_code == 400, (url, response.json)
+            assert set(response.json) == {"error", "message", "errors"} and response.json["error"] == "bad_request"
+            assert words in response.json["message"] and list(response.json["errors"]) == ["json"]
+    assert session.scalar(select(func.count(WeightingScheme.id))) == 1
+    assert session.scalar(select(func.count(WeightingSchemeVersion.id))) == 1
 
 
 def test_unknown_adjustment_variable_is_422(client, world):
