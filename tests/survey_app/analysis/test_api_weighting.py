@@ -96,15 +96,19 @@ def test_infeasible_calibration_is_422_with_the_weighting_message_and_nothing_st
     [
         ({"poststratify": {"population": [{"county": "c01", "count": -3}]}}, "poststratify"),
         ({"calibrate": {"totals": {"sex": {"1": 1}}, "method": "logit"}}, "calibrate"),
+        ({"calibrate": {"totals": {"sex": {"1": {"deeper": 4900}}}}}, "calibrate"),
+        ({"calibrate": {"totals": {"sex": [4900, 5100]}}}, "calibrate"),
+        ({"calibrate": {"totals": {"income": "many"}}}, "calibrate"),
         ({"design": {"sample_draw_id": 999}}, "design"),
         ({"rake": {"margins": {"sex": {"1": "many"}}}}, "rake"),
         ({"trim": {}}, "trim"),
     ],
 )
-def test_invalid_specs_are_422_naming_the_field(client, world, spec_changes, field):
+def test_invalid_specs_are_422_naming_the_field(client, world, session, spec_changes, field):
     response = _create(client, world, spec_with_draw(world, **spec_changes))
     assert response.status_code == 422, response.json
     assert field in str(response.json["errors"])
+    assert session.scalar(select(func.count(WeightingScheme.id))) == 0
 
 
 @pytest.mark.parametrize("depth", [5000, 100])
