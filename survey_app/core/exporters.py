@@ -33,7 +33,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 
@@ -130,6 +130,30 @@ def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
         for name, frame in sheets.items():
             spreadsheet_frame(frame).to_excel(writer, sheet_name=name[:31], index=False)
     return buffer.getvalue()
+
+
+def spooled(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The whole body, written to an unnamed temporary file now and read back while it is sent.
+
+    A download is then complete, or fails before its first byte: whatever goes wrong while the
+    body is made is raised here, in the request, instead of cutting a streamed file short.
+    """
+    # unnamed (gone from the disk as soon as it is closed); the returned iterator closes it
+    handle = tempfile.TemporaryFile(prefix="strata-export-")  # noqa: SIM115
+    try:
+        for chunk in chunks:
+            handle.write(chunk)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return _handle_chunks(handle)
+
+
+def _handle_chunks(handle: IO[bytes]) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
 
 
 def _file_chunks(path: str) -> Iterator[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -49,3 +50,15 @@ def test_frames_keep_numeric_columns_and_read_back_as_numbers() -> None:
     assert [c.value for c in sheet[1]] == ["'=label", "value", "count"]
     assert [c.value for c in sheet[2]] == ["'=1+1", -1.5, -1] and all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
     assert frame.columns[0] == "=label" and frame.iloc[0, 0] == "=1+1"  # the caller's frame is not changed
+
+
+def test_spooled_body_is_complete_or_fails_before_its_first_byte() -> None:
+    def body(fail_after: int | None) -> Iterator[bytes]:
+        for i in range(5):
+            if i == fail_after:
+                raise OSError("the database went away")
+            yield f"row {i}\r\n".encode() * 20_000
+
+    assert b"".join(exporters.spooled(body(None))) == b"".join(body(None))
+    with pytest.raises(OSError, match="went away"):
+        exporters.spooled(body(3))  # raised here, before anything could be sent
