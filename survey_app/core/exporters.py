@@ -4,7 +4,7 @@ Parquet, SPSS ``.sav`` and Stata ``.dta`` (variable and value labels via pyreads
 Spreadsheet formulas: every data export in CSV or XLSX (audit log, invitations, satisfaction
 workbook, estimates, microdata) passes each header and each cell through :func:`spreadsheet_safe`
 (:func:`csv_text`, :func:`csv_bytes`, :func:`csv_lines` and :func:`xlsx_bytes` do it, openpyxl
-writers call :func:`spreadsheet_row`), so that a value somebody typed (an e-mail address at the
+writers call :func:`xlsx_row`), so that a value somebody typed (an e-mail address at the
 log-in form, a text answer, a frame value, a label) never runs as a formula in Excel, WPS,
 LibreOffice or Google Sheets. Apply it exactly once: the escape is not idempotent. The rule:
 
@@ -18,9 +18,10 @@ LibreOffice or Google Sheets. Apply it exactly once: the escape is not idempoten
 To get the original text back from a file, remove one leading ``'`` from text cells (R:
 ``sub("^'", "", x)``; pandas: ``column.str.removeprefix("'")``); the rule is exact because a
 ``'`` at the start is escaped too. Because no text cell starts with ``=`` any more, openpyxl
-stores every text cell of an XLSX as text, never as a formula. Parquet, ``.sav`` and ``.dta`` are
-typed files for statistical software, which has no cell formulas: their values are written as
-they are.
+stores every text cell of an XLSX as text, never as a formula. XLSX cells also have the control
+characters that XML cannot hold replaced by U+FFFD (:func:`xlsx_cell`; CSV keeps them).
+Parquet, ``.sav`` and ``.dta`` are typed files for statistical software, which has no cell
+formulas: their values are written as they are.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 BOM = "\ufeff"
 
@@ -94,17 +96,26 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def spreadsheet_row(values: Iterable[Any]) -> list[Any]:
-    """One row of cells through :func:`spreadsheet_safe` (for ``csv.writer`` and openpyxl)."""
-    return [spreadsheet_safe(v) for v in values]
+def xlsx_cell(value: Any) -> Any:
+    """:func:`spreadsheet_safe`, then the control characters that XML cannot hold (all but tab, line
+    feed and carriage return; openpyxl refuses them) replaced by U+FFFD. CSV keeps them."""
+    value = spreadsheet_safe(value)
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return value
 
 
-def spreadsheet_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` with its headers and text cells through :func:`spreadsheet_safe`."""
-    out = frame.rename(columns=spreadsheet_safe)
+def xlsx_row(values: Iterable[Any]) -> list[Any]:
+    """One row of cells through :func:`xlsx_cell`, for openpyxl's ``append``."""
+    return [xlsx_cell(v) for v in values]
+
+
+def spreadsheet_frame(frame: pd.DataFrame, cell: Callable[[Any], Any] = spreadsheet_safe) -> pd.DataFrame:
+    """A copy of ``frame`` with its headers and text cells through ``cell`` (numeric columns as they are)."""
+    out = frame.rename(columns=cell)
     for position, dtype in enumerate(out.dtypes):
         if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)):
-            out.isetitem(position, out.iloc[:, position].map(spreadsheet_safe, na_action="ignore"))
+            out.isetitem(position, out.iloc[:, position].map(cell, na_action="ignore"))
     return out
 
 
@@ -120,7 +131,7 @@ def csv_lines(rows: Iterable[Iterable[Any]]) -> str:
     """Rows as CSV text (CRLF line ends, as :func:`csv_text`), every cell through :func:`spreadsheet_safe`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows(spreadsheet_row(row) for row in rows)
+    writer.writerows([spreadsheet_safe(v) for v in row] for row in rows)
     return buffer.getvalue()
 
 
@@ -128,7 +139,7 @@ def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, frame in sheets.items():
-            spreadsheet_frame(frame).to_excel(writer, sheet_name=name[:31], index=False)
+            spreadsheet_frame(frame, xlsx_cell).to_excel(writer, sheet_name=name[:31], index=False)
     return buffer.getvalue()
 
 

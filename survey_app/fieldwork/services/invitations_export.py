@@ -137,7 +137,7 @@ def export_xlsx(session: Session, draw: SampleDraw, link: Link, *, actor: User) 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("invitations")
     for line in _table(session, draw, link):
-        sheet.append(exporters.spreadsheet_row(line))
+        sheet.append(exporters.xlsx_row(line))
     buffer = io.BytesIO()
     book.save(buffer)
     audit.record(session, "invitation.export", actor=actor, object_type="sample_draw", object_id=draw.id, details={"format": "xlsx", "rows": issued})

@@ -243,3 +243,17 @@ def test_csv_and_xlsx_keep_formula_looking_domains_as_text_and_numbers_as_number
         for column in ("estimate", "se", "ci_low", "ci_high", "n"):
             assert pd.api.types.is_numeric_dtype(table[column]), column
     assert all(cell.data_type != "f" for ws in book.worksheets for row in ws.iter_rows() for cell in row)
+
+
+def test_xlsx_of_domains_with_control_characters(app, client, session):
+    world = build(app)
+    levels = {"15_34": "15\x0b34", "35_65": "35\x0265"}
+    for unit in session.scalars(select(FrameUnit)):
+        unit.attributes = {**unit.attributes, "age_group": levels[unit.attributes["age_group"]]}
+    session.commit()
+    scheme = client.post(f"/api/v1/surveys/{world.project_id}/weighting-schemes/", json={"name": "main", "spec": spec_with_draw(world)}, headers=bearer(world.token))
+    assert client.post(f"/api/v1/surveys/{world.project_id}/weighting-schemes/{scheme.json['id']}/versions/1/compute", headers=bearer(world.token)).status_code == 201
+    xlsx = _get(client, world, scheme.json["id"], variables="overall", by="age_group", statistic="proportion", format="xlsx")
+    assert xlsx.status_code == 200
+    sheet = load_workbook(io.BytesIO(xlsx.data))["estimates"]
+    assert {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)} == {"15\ufffd34", "35\ufffd65"}

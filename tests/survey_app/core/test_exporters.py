@@ -62,3 +62,12 @@ def test_spooled_body_is_complete_or_fails_before_its_first_byte() -> None:
     assert b"".join(exporters.spooled(body(None))) == b"".join(body(None))
     with pytest.raises(OSError, match="went away"):
         exporters.spooled(body(3))  # raised here, before anything could be sent
+
+
+def test_xlsx_cells_replace_the_control_characters_xml_cannot_hold() -> None:
+    assert exporters.xlsx_cell("a\x01b\x1fc\td\ne\rf") == "a\ufffdb\ufffdc\td\ne\rf"
+    assert exporters.xlsx_cell("=x\x00") == "'=x\ufffd" and exporters.xlsx_cell(-1.5) == -1.5
+    frame = pd.DataFrame({"label\x02": ["x\x0by"], "n": [1]})
+    sheet = load_workbook(io.BytesIO(exporters.xlsx_bytes({"t": frame}))).active
+    assert sheet is not None and [[c.value for c in row] for row in sheet.iter_rows()] == [["label\ufffd", "n"], ["x\ufffdy", 1]]
+    assert exporters.csv_text(frame) == "label\x02,n\r\nx\x0by,1\r\n"

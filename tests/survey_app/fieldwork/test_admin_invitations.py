@@ -89,6 +89,21 @@ def test_exports_keep_formula_looking_frame_values_as_text(app: Flask, world: Wo
     assert {v[1] for v in values} == {"'+1", "'-2+3"} and {v[-1] for v in values} == {0}
 
 
+def test_xlsx_export_of_frame_values_with_control_characters(app: Flask, world: World, session: Session) -> None:
+    lines = ["unit_id,school,size,phone"] + [f"f{i:02d},s{i % 2},3,138\x01{i:04d}\x1f5" for i in range(10)]
+    with db.session_factory(app)() as s:
+        frame = make_frame(app, s, s.merge(world.project), s.merge(world.users["owner"]), ("\n".join(lines) + "\n").encode())
+        draw_id = make_draw(s, s.merge(world.project), frame, s.merge(world.users["owner"]), n=10).id
+    client = world.client_for(app, "owner")
+    assert client.post(f"/admin/draws/{draw_id}/invitations/issue").status_code == 302
+    text = client.get(f"/admin/draws/{draw_id}/invitations.csv").data.decode("utf-8-sig")
+    assert "138\x010000\x1f5" in text  # CSV keeps every character
+    xlsx = client.get(f"/admin/draws/{draw_id}/invitations.xlsx")
+    assert xlsx.status_code == 200
+    phones = {row[2] for row in load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(min_row=2, values_only=True)}
+    assert phones == {f"138\ufffd{i:04d}\ufffd5" for i in range(10)}  # XML has no control characters: U+FFFD instead
+
+
 class FakeSMTP:
     sent: list[Any] = []
     logins: list[tuple[str, str]] = []
