@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 import weighting
@@ -129,8 +130,29 @@ class RakeSpec(Schema):
     max_iter = fields.Integer(load_default=100, validate=validate.Range(1, 10000))
 
 
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool | Mapping | list):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_totals(totals: Mapping[str, Any]) -> None:
+    """Each total is a number, or ``{level: count}`` with numbers (anything else failed later, in the computation)."""
+    problems = [
+        _("%(variable)s: give a number, or {level: count} with numbers", variable=repr(name))
+        for name, value in totals.items()
+        if not all(_is_number(v) for v in (value.values() if isinstance(value, Mapping) else [value]))
+    ]
+    if problems:
+        raise ValidationError(problems)
+
+
 class CalibrateSpec(Schema):
-    totals = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True, metadata={"description": "{variable: {level: count}} for categorical, {variable: total} for numeric auxiliaries."})
+    totals = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True, validate=_check_totals, metadata={"description": "{variable: {level: count}} for categorical, {variable: total} for numeric auxiliaries."})
     method = fields.String(load_default="linear", validate=validate.OneOf(("linear", "raking", "logit")))
     bounds = fields.List(fields.Float(), load_default=None, allow_none=True, validate=validate.Length(equal=2))
     max_iter = fields.Integer(load_default=100, validate=validate.Range(1, 10000))

@@ -7,15 +7,14 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from survey_app.analysis.api import API_PREFIX, MAX_ID
+from survey_app.analysis.api import API_PREFIX, MAX_ID, ApiBlueprint
 from survey_app.analysis.api_auth import current_token, require_project, require_token
 from survey_app.analysis.api_formats import file_responses, send
 from survey_app.analysis.services import api_questionnaires, microdata, response_rates
 from survey_app.core import db
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "survey-data", __name__, url_prefix=f"{API_PREFIX}/surveys/<int(max=2147483647):survey_id>",
     description="Questionnaire versions and codebooks, de-identified microdata, response rates.",
 )

@@ -6,16 +6,15 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from webargs.fields import DelimitedList
 
-from survey_app.analysis.api import API_PREFIX, MAX_ID
+from survey_app.analysis.api import API_PREFIX, MAX_ID, ApiBlueprint
 from survey_app.analysis.api_auth import current_token, require_project, require_token
 from survey_app.analysis.api_formats import file_responses, send
 from survey_app.analysis.services import estimates
 from survey_app.core import db
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "estimates", __name__, url_prefix=f"{API_PREFIX}/surveys/<int(max=2147483647):survey_id>/estimates",
     description="Weighted estimates (mean, total, proportion, ratio, quantile) with confidence intervals, by domain, with quality and suppression flags.",
 )

@@ -6,15 +6,14 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from survey_app.analysis.api import API_PREFIX
+from survey_app.analysis.api import API_PREFIX, ApiBlueprint
 from survey_app.analysis.api_auth import current_token, require_token
 from survey_app.analysis.services import api_surveys
 from survey_app.core import db
 from survey_app.projects.services import surveys
 
-blp = Blueprint("surveys", __name__, url_prefix=f"{API_PREFIX}/surveys", description="Survey projects, statutory labels and fieldwork status.")
+blp = ApiBlueprint("surveys", __name__, url_prefix=f"{API_PREFIX}/surveys", description="Survey projects, statutory labels and fieldwork status.")
 
 
 class StatutoryLabelsSchema(ma.Schema):

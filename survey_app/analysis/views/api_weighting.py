@@ -6,15 +6,14 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from survey_app.analysis.api import API_PREFIX
+from survey_app.analysis.api import API_PREFIX, ApiBlueprint
 from survey_app.analysis.api_auth import current_token, require_project, require_token
 from survey_app.analysis.services import api_surveys, weighting_schemes
 from survey_app.analysis.services.weighting_spec import SchemeSpec
 from survey_app.core import db
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "weighting-schemes", __name__, url_prefix=f"{API_PREFIX}/surveys/<int(max=2147483647):survey_id>/weighting-schemes",
     description="Weighting schemes: design, nonresponse adjustment, post-stratification/raking/calibration targets, trimming; computed weights and diagnostics.",
 )

@@ -7,7 +7,6 @@ contact data (personal information), so every export is written to the audit log
 
 from __future__ import annotations
 
-import csv
 import io
 import smtplib
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from survey_app.accounts.models import User
 from survey_app.accounts.services import audit
+from survey_app.core import exporters
 from survey_app.core.errors import Conflict, ValidationFailed
 from survey_app.core.models import utcnow
 from survey_app.fieldwork.models import (
@@ -104,6 +104,9 @@ def _contact_columns(draw: SampleDraw) -> list[str]:
 
 
 def _table(session: Session, draw: SampleDraw, link: Link) -> Iterator[list[Any]]:
+    """Header and rows as stored; the writers pass every cell through
+    :func:`survey_app.core.exporters.spreadsheet_safe` (frame values and column names come from an
+    uploaded file)."""
     contact = _contact_columns(draw)
     yield ["unit_id", "stratum", *contact, "token", "link", "status", "reminders_sent"]
     for row in rows(session, draw):
@@ -122,13 +125,9 @@ def _require_issued(session: Session, draw: SampleDraw) -> int:
 def export_csv(session: Session, draw: SampleDraw, link: Link, *, actor: User) -> str:
     """CSV with a UTF-8 BOM (opens correctly in Excel) for SMS or mail merge."""
     issued = _require_issued(session, draw)
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    for line in _table(session, draw, link):
-        writer.writerow(line)
+    text = exporters.BOM + exporters.csv_lines(_table(session, draw, link))
     audit.record(session, "invitation.export", actor=actor, object_type="sample_draw", object_id=draw.id, details={"format": "csv", "rows": issued})
-    return buffer.getvalue()
+    return text
 
 
 def export_xlsx(session: Session, draw: SampleDraw, link: Link, *, actor: User) -> bytes:
@@ -138,7 +137,7 @@ def export_xlsx(session: Session, draw: SampleDraw, link: Link, *, actor: User) 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("invitations")
     for line in _table(session, draw, link):
-        sheet.append(line)
+        sheet.append(exporters.xlsx_row(line))
     buffer = io.BytesIO()
     book.save(buffer)
     audit.record(session, "invitation.export", actor=actor, object_type="sample_draw", object_id=draw.id, details={"format": "xlsx", "rows": issued})

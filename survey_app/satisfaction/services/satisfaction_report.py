@@ -15,7 +15,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from survey_app.core import charts
+from survey_app.core import charts, exporters
 from survey_app.satisfaction.models import SatisfactionRun
 
 SUPPRESSED_NOTE = "suppressed"
@@ -109,26 +109,30 @@ COMPOSITE_COLUMNS = ["county", "name", "estimate", "se", "ci_low", "ci_high", "n
 
 def workbook(run: SatisfactionRun, item_labels: dict[str, dict[str, str]], county_labels: dict[str, dict[str, str]],
              language: str, headings: dict[str, str]) -> bytes:
-    """The run as an XLSX workbook: method (with the non-probability label), composite and ranks, items."""
+    """The run as an XLSX workbook: method (with the non-probability label), composite and ranks, items.
+
+    Every cell goes through :func:`survey_app.core.exporters.xlsx_cell`: county and item
+    labels come from the questionnaire and are kept as text, never run as formulas.
+    """
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = "method"
-    sheet.append([headings["title"]])
+    sheet.append(exporters.xlsx_row([headings["title"]]))
     sheet["A1"].font = Font(bold=True, size=13)
-    sheet.append([headings["label"]])
+    sheet.append(exporters.xlsx_row([headings["label"]]))
     for key, value in run.method.items():
-        sheet.append([key, value if isinstance(value, str | int | float) else str(value)])
+        sheet.append(exporters.xlsx_row([key, value if isinstance(value, str | int | float) else str(value)]))
     composite = book.create_sheet("composite")
-    composite.append(COMPOSITE_COLUMNS)
+    composite.append(exporters.xlsx_row(COMPOSITE_COLUMNS))
     for row in run.results.get("composite", []):
         named = {**row, "name": _label(county_labels, row["county"], language) if row["county"] else headings["all"]}
-        composite.append([named.get(c) for c in COMPOSITE_COLUMNS])
+        composite.append(exporters.xlsx_row(named.get(c) for c in COMPOSITE_COLUMNS))
     items = book.create_sheet("items")
-    items.append(ITEM_COLUMNS)
+    items.append(exporters.xlsx_row(ITEM_COLUMNS))
     for row in run.results.get("items", []):
         labelled = {**row, "label": _label(item_labels, row["variable"], language)}
-        items.append([labelled.get(c) for c in ITEM_COLUMNS])
+        items.append(exporters.xlsx_row(labelled.get(c) for c in ITEM_COLUMNS))
     for ws in (composite, items):
         for cell in ws[1]:
             cell.font = Font(bold=True)

