@@ -90,6 +90,7 @@ class Design:
     _df: float
     _replicates: Any
     _spec: dict[str, Any]
+    _subset_df: str = "design"
 
     def __init__(
         self,
@@ -325,6 +326,66 @@ class Design:
         """
         return tables.covariance_table(self, statistic, variables, by=by, missing=missing)
 
+    def glm(
+        self,
+        formula: str | None = None,
+        *,
+        response: Hashable | None = None,
+        predictors: ColumnSpec = None,
+        family: str = "gaussian",
+        reference: Mapping[Hashable, Any] | None = None,
+        intercept: bool = True,
+        by: ColumnSpec = None,
+        level: float = 0.95,
+        max_iter: int = 100,
+        tol: float = 1e-10,
+    ) -> Any:
+        """Design-based generalised linear model (R ``svyglm``); see :mod:`weighting.regression`.
+
+        Parameters
+        ----------
+        formula : str, optional
+            ``"y ~ x + g + x:g"`` (formulaic syntax; backquote names that are not
+            identifiers). Or give ``response`` and ``predictors`` (column names).
+        family : {"gaussian", "quasibinomial", "quasipoisson"}
+            Linear, logistic or log-linear model (``"binomial"`` and ``"poisson"`` are the same
+            as the quasi families: equal estimates and design-based SEs).
+        reference : mapping, optional
+            ``{column: level}``: reference level of a categorical predictor (default: the first
+            category, or the first in sorted order).
+        intercept : bool, default True
+            Columns form only (in a formula write ``0 +`` to drop it).
+        by : column name or list, optional
+            Fit the model in every domain (full design kept for the variance).
+        level : float, default 0.95
+            Confidence level of the coefficient intervals.
+        max_iter, tol : int, float
+            IRLS iteration cap and relative deviance tolerance.
+
+        Returns
+        -------
+        Regression
+            ``.coefficients`` (``term, estimate, se, t, df, p, ci_low, ci_high``), ``.model``
+            (``n, df, dispersion``), ``.wald_test(terms)``, ``.predict(newdata)``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> data = pd.DataFrame({"w": [1.0, 2.0, 1.0, 2.0, 1.0], "x": [1.0, 2.0, 3.0, 4.0, 5.0],
+        ...                      "y": [2.1, 3.9, 6.2, 7.8, 10.1]})
+        >>> fit = Design(data, weights="w").glm("y ~ x")
+        >>> fit.coefficients[["term", "estimate"]].round(4)
+                term  estimate
+        0  Intercept    0.0214
+        1          x    1.9833
+        """
+        from .regression import fit_glm
+
+        return fit_glm(
+            self, formula, response=response, predictors=predictors, family_name=family,
+            reference=reference, intercept=intercept, by=by, level=level, max_iter=max_iter, tol=tol,
+        )
+
     # ------------------------------------------------------------------ domains
     def subset(self, mask: ArrayLike, *, df: str = "design") -> Design:
         """Restrict estimates to a domain; every PSU and stratum stays in the variance.
@@ -360,7 +421,7 @@ class Design:
         new_df = self._df
         if df == "domain":
             new_df = float(self._domain_df(inside & (self._weights != 0)))
-        return self._evolve(subset=inside, df=new_df)
+        return self._evolve(subset=inside, df=new_df, subset_df=df)
 
     def drop_rows(self, keep: BoolArray) -> Design:
         """A new design on the rows ``keep`` only (PSU counts and df recomputed)."""

@@ -1,0 +1,171 @@
+r"""Design-based covariance, degrees of freedom and tidy tables of model coefficients.
+
+Shared by :mod:`weighting.regression` and :mod:`weighting.ordinal`.
+
+* Linearisation: the influence values of the coefficients, :math:`U A^{-1}` (scores times the
+  inverse of the information), are residualised by every calibration-type adjustment and
+  passed to the design's variance (R ``svy.varcoef`` / ``svyrecvar``), one domain's block of
+  columns at a time.
+* Replicates: :math:`V = s \sum_r c_r (\hat\beta_r - \bar\beta)(\hat\beta_r - \bar\beta)'`
+  (R ``svrVar``; centred on the full-sample estimate when ``mse``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import stats
+
+from .domains import domain_df
+from .errors import WeightingError
+from .influence import replicate_rank
+from .intervals import t_interval
+from .variance import linearization_variance
+
+if TYPE_CHECKING:
+    from .design import Design
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+#: Influence columns passed to the variance at a time (rows x columns values).
+CHUNK_CELLS = 4_000_000
+
+COLUMNS = ("term", "estimate", "se", "t", "df", "p", "ci_low", "ci_high")
+
+
+def sandwich_covariance(design: Design, influence: FloatArray, n_dom: int) -> FloatArray:
+    """Linearisation covariance of every domain's coefficients: ``(n_dom, p, p)``.
+
+    ``influence`` is ``(n, n_dom * p)``, domain-major, zero outside each domain's rows.
+    """
+    n, cols = influence.shape
+    p = cols // n_dom
+    out = np.empty((n_dom, p, p))
+    step = max(1, CHUNK_CELLS // max(n * p, 1))
+    for d0 in range(0, n_dom, step):
+        d1 = min(n_dom, d0 + step)
+        z = influence[:, d0 * p : d1 * p]
+        for adjustment in design.adjustments:
+            if adjustment.residualize is not None:
+                z = np.asarray(adjustment.residualize(z), dtype=np.float64)
+        cov = linearization_variance(z, design.stages, covariance=True)
+        for d in range(d1 - d0):
+            out[d0 + d] = cov[d * p : (d + 1) * p, d * p : (d + 1) * p]
+    return out
+
+
+def replicate_covariance(design: Design, thetas: FloatArray, estimate: FloatArray) -> FloatArray:
+    """Replicate covariance from ``thetas`` ``(R, n_dom, p)`` around ``estimate`` ``(n_dom, p)``.
+
+    Replicates whose fit failed (NaN) are left out of every entry they touch, as R's
+    ``svrVar`` with ``na.rm``; aliased coefficients (NaN in the estimate) give NaN.
+    """
+    rep = design.replicates
+    rs = np.asarray(rep.rscales, dtype=np.float64)
+    aliased = np.isnan(estimate)[None, :, :]
+    ok: BoolArray = np.asarray((np.isfinite(thetas) | aliased).all(axis=2))  # (R, n_dom)
+    values = np.where(ok[:, :, None] & ~aliased, thetas, 0.0)
+    if rep.mse:
+        centre = estimate
+    else:
+        use = ok & (rs[:, None] > 0)
+        centre = (values * use[:, :, None]).sum(axis=0) / np.maximum(use.sum(axis=0), 1)[:, None]
+    dev = np.where(ok[:, :, None], values - centre[None], 0.0) * np.sqrt(rs)[:, None, None]
+    return np.asarray(rep.scale * np.einsum("rdi,rdj->dij", dev, dev), dtype=np.float64)
+
+
+def base_df(design: Design, used: BoolArray, by: bool) -> float:
+    """Degrees of freedom of the design behind a model, before the model's parameters.
+
+    R's ``degf`` of the design the model is fitted on: for a linearisation design, the
+    first-stage PSUs minus strata among the rows used (R drops rows with missing values,
+    ``design[-nas, ]``), unless the design keeps the full design's df (a :meth:`subset` with
+    ``df="design"``, or ``by=`` domains, as every ``by`` table); for a replicate design, the
+    rank of the replicate weights minus 1 of the domain (R ``degf`` after ``subset``, before
+    rows with missing values are dropped) or of the full design.
+    """
+    subset = design.subset_mask
+    keeps_design_df = by or (subset is not None and getattr(design, "_subset_df", "design") == "design")
+    if keeps_design_df:
+        return design.df
+    if design.replicates is not None:
+        if subset is None:
+            return design.df
+        return float(replicate_rank(design.replicates.weights[subset]) - 1)
+    s1 = design.stages[0]
+    return float(domain_df(s1.cluster, s1.n_clusters, s1.cluster_stratum[s1.cluster], s1.n_strata, used))
+
+
+def coefficient_table(
+    labels: pd.DataFrame,
+    names: Sequence[str],
+    estimate: FloatArray,
+    covariance: FloatArray,
+    df: FloatArray,
+    level: float,
+) -> pd.DataFrame:
+    """Tidy coefficients: the ``by`` columns, then :data:`COLUMNS`, one row per (domain, term).
+
+    ``estimate`` is ``(n_dom, p)``, ``covariance`` ``(n_dom, p, p)``, ``df`` ``(n_dom,)``.
+    ``t = estimate / se``, ``p`` two-sided from the t distribution with ``df``, the interval
+    ``estimate +- t_{df} se``.
+    """
+    n_dom, p = estimate.shape
+    se = np.sqrt(np.einsum("dii->di", covariance))
+    dfs = np.broadcast_to(np.asarray(df, dtype=np.float64)[:, None], (n_dom, p))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = estimate / se
+        pvalue = np.where(dfs > 0, 2.0 * stats.t.sf(np.abs(t), np.where(dfs > 0, dfs, 1.0)), np.nan)
+    lo, hi = t_interval(estimate, se, dfs, level)
+    frame: dict[object, object] = {}
+    for col in labels.columns:
+        frame[col] = np.repeat(labels[col].to_numpy(), p)
+    frame["term"] = np.tile(np.asarray(list(names), dtype=object), n_dom)
+    for key, value in zip(COLUMNS[1:], (estimate, se, t, dfs, pvalue, lo, hi)):
+        frame[key] = np.asarray(value, dtype=np.float64).ravel()
+    out = pd.DataFrame(frame)
+    for col in labels.columns:
+        out[col] = out[col].astype(labels[col].dtype)
+    return out
+
+
+def term_columns(terms: dict[str, tuple[int, ...]], wanted: Sequence[str], offset: int = 0) -> list[int]:
+    """Columns of the named terms (R ``regTermTest``'s ``test.terms``); error naming a bad one."""
+    cols: list[int] = []
+    for term in wanted:
+        key = _canonical(term)
+        match = [k for k in terms if _canonical(k) == key]
+        if not match:
+            raise WeightingError(f"terms: {term!r} is not a term of the model; terms are {list(terms)}")
+        cols += [offset + j for j in terms[match[0]]]
+    return sorted(set(cols))
+
+
+def _canonical(term: str) -> str:
+    """``b:a`` and ``a:b`` are the same interaction (R ``canonicalOrder``)."""
+    return ":".join(sorted(part.strip().strip("`") for part in str(term).split(":")))
+
+
+def wald_statistics(
+    beta: FloatArray, cov: FloatArray, null: FloatArray, df: FloatArray, method: str
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    r"""Wald tests of :math:`\beta = \beta_0` for every domain (R ``regTermTest``).
+
+    ``beta`` ``(n_dom, k)``, ``cov`` ``(n_dom, k, k)``. ``method="F"``:
+    :math:`F = X^2/k` on :math:`(k, df)` degrees of freedom; ``"chisq"``: :math:`X^2` on
+    :math:`k`. Returns (statistic, chisq, p).
+    """
+    diff = beta - null
+    k = beta.shape[1]
+    chisq = np.einsum("di,di->d", diff, np.linalg.solve(cov, diff[:, :, None])[:, :, 0])
+    if method == "F":
+        stat = chisq / k
+        with np.errstate(invalid="ignore"):
+            p = np.where(df > 0, stats.f.sf(stat, k, np.where(df > 0, df, 1.0)), np.nan)
+        return stat, chisq, p
+    return chisq, chisq, stats.chi2.sf(chisq, k)

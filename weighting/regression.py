@@ -1,0 +1,405 @@
+r"""Design-based generalised linear models (R ``svyglm``), Wald tests of terms, predictions.
+
+:func:`fit_glm` fits a linear (``gaussian``), logistic (``quasibinomial``) or Poisson
+(``quasipoisson``) model with the design's final weights and returns a :class:`Regression`:
+a tidy coefficient table with design-based standard errors, the model's df, dispersion and
+n, Wald tests of terms and predictions with standard errors.
+
+Notes (R ``survey`` 4.1.1: ``svyglm``, ``svy.varcoef``, ``summary.svyglm``, ``regTermTest``,
+``predict.svyglm``; Binder 1983; Lumley 2010, ch. 5):
+
+* Estimates solve the weighted score equations :math:`\sum_i w_i x_i (y_i - \mu_i)
+  \mu'_i / V(\mu_i) = 0` (IRLS, :mod:`weighting.families`).
+* Linearisation (sandwich) covariance: influence values :math:`U A^{-1}` with scores
+  :math:`U_i = w_i x_i (y_i - \mu_i)\mu'_i/V(\mu_i)` and :math:`A = X' \mathrm{diag}(w
+  \mu'^2/V) X`, residualised for post-stratification, raking and calibration and summed over
+  the design's stages, strata and PSUs (R ``svyrecvar``). Replicate designs refit the model
+  with every replicate's weights, starting from the full-sample estimate, and use the
+  replicate covariance (R ``svyglm.svyrep.design``).
+* Degrees of freedom: the design's df plus 1 minus the number of coefficients (R
+  ``degf(design) + 1 - p``); see :func:`weighting.coefficients.base_df` for which design df
+  (rows with missing values, domains). t tests and intervals use it; R's ``confint`` uses
+  the normal quantile unless ``ddf=`` is given.
+* Dispersion (reported, not used by the standard errors): R's ``summary.svyglm``, the
+  design-weighted variance (with :math:`n/(n-1)`, R ``svyvar``) of the Pearson residuals
+  :math:`(y - \mu)/\sqrt{V(\mu)}`, times :math:`\bar w_{used}/\bar w_{all}` as R's
+  ``residuals.svyglm`` (the mean weight of the rows without missing values over that of all
+  rows of the domain: R rescales the weights before dropping missing values). For replicate
+  designs R's ``residuals.svrepglm`` divides by the weights' sum instead of their mean, which
+  multiplies its dispersion by the number of rows; we report the same quantity as for
+  linearisation designs (R's value divided by that number).
+* Domains: :meth:`Design.subset` keeps every PSU in the variance; ``by=`` fits every domain
+  in the same iterations (each domain a weight column) and estimates its covariance from
+  the full design, as ``svyby(..., svyglm)``.
+* A predictor column with no weight in a domain (a level absent there) gives a NaN
+  coefficient (R's aliased ``NA``); other linear dependencies raise :class:`WeightingError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from .coefficients import (
+    base_df,
+    coefficient_table,
+    replicate_covariance,
+    sandwich_covariance,
+    term_columns,
+    wald_statistics,
+)
+from .domains import make_domains
+from .errors import WeightingError
+from .families import Family, family, fit_columns, unalias, weighted_grams
+from .intervals import check_level, t_quantile
+from .model_frame import ModelFrame, build_model_frame, formula_from_columns
+
+if TYPE_CHECKING:
+    from .design import Design
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+#: Replicate weight columns fitted at a time (rows x columns values).
+CHUNK_CELLS = 2_000_000
+SCALES = ("link", "response")
+WALD_METHODS = ("F", "chisq")
+
+
+@dataclass(frozen=True)
+class Regression:
+    """A fitted design-based GLM (see :mod:`weighting.regression`).
+
+    Attributes
+    ----------
+    coefficients : DataFrame
+        The ``by`` columns, then ``term, estimate, se, t, df, p, ci_low, ci_high``: one row per
+        (domain, coefficient); ``t = estimate / se``, ``p`` two-sided on ``df``.
+    model : DataFrame
+        The ``by`` columns, then ``n`` (rows used), ``df`` (residual degrees of freedom) and
+        ``dispersion``: one row per domain.
+    family, link : str
+        ``"gaussian"``/``"identity"``, ``"quasibinomial"``/``"logit"``,
+        ``"quasipoisson"``/``"log"``.
+    """
+
+    coefficients: pd.DataFrame
+    model: pd.DataFrame
+    family: str
+    link: str
+    frame: ModelFrame
+    estimate: FloatArray
+    cov: FloatArray
+    dfs: FloatArray
+    labels: pd.DataFrame
+    level: float
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names of the coefficients (columns of the model matrix)."""
+        return self.frame.names
+
+    @property
+    def df(self) -> float:
+        """Residual degrees of freedom (a model without ``by``)."""
+        return float(self._single("df"))
+
+    @property
+    def dispersion(self) -> float:
+        """R's dispersion estimate (a model without ``by``)."""
+        return float(self._single("dispersion"))
+
+    @property
+    def n(self) -> int:
+        """Rows used (a model without ``by``)."""
+        return int(self._single("n"))
+
+    def _single(self, column: str) -> Any:
+        if len(self.model) != 1 or len(self.labels.columns):
+            raise WeightingError(f"{column}: this model was fitted by domain; read the 'model' table")
+        return self.model[column].iloc[0]
+
+    def covariance(self) -> pd.DataFrame:
+        """Covariance of the coefficients: rows ``(by..., term)``, columns the terms."""
+        p = len(self.names)
+        index = self.labels.loc[np.repeat(np.arange(len(self.labels)), p)].reset_index(drop=True)
+        index["term"] = np.tile(np.asarray(self.names, dtype=object), len(self.labels))
+        return pd.DataFrame(
+            self.cov.reshape(-1, p), index=pd.MultiIndex.from_frame(index), columns=list(self.names)
+        )
+
+    def wald_test(
+        self,
+        terms: str | Sequence[str],
+        *,
+        method: str = "F",
+        null: Sequence[float] | None = None,
+        df: float | None = None,
+    ) -> pd.DataFrame:
+        r"""Wald test that every coefficient of ``terms`` is 0 (R ``regTermTest``).
+
+        Parameters
+        ----------
+        terms : str or list of str
+            Term labels (``"x"``, ``"g"`` for all the indicators of a categorical, ``"x:g"``).
+        method : {"F", "chisq"}
+            ``"F"``: :math:`F = X^2/k` on :math:`(k, \mathit{ddf})` degrees of freedom (R's
+            default); ``"chisq"``: :math:`X^2` on :math:`k` (R ``regTermTest(df=Inf)``).
+        null : sequence of float, optional
+            Null values of the coefficients (default 0).
+        df : float, optional
+            Denominator degrees of freedom for ``"F"`` (default the model's residual df).
+
+        Returns
+        -------
+        DataFrame
+            The ``by`` columns, then ``terms`` (labels joined by ``+``), ``method``,
+            ``statistic`` (F or chi-square), ``chisq``, ``df`` (:math:`k`), ``ddf`` (inf for
+            ``"chisq"``) and ``p``.
+        """
+        return wald_table(self.frame.terms, self.estimate, self.cov, self.dfs, self.labels, terms, method, null, df)
+
+    def predict(
+        self, newdata: pd.DataFrame | None = None, *, scale: str = "link", level: float | None = None
+    ) -> pd.DataFrame:
+        r"""Predictions with standard errors (R ``predict(model, newdata, type, se.fit=TRUE)``).
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows to predict for (default: the rows the model used).
+        scale : {"link", "response"}
+            ``"link"``: :math:`x'\hat\beta` with SE :math:`\sqrt{x'Vx}`; ``"response"``:
+            :math:`g^{-1}(x'\hat\beta)` with the delta-method SE :math:`\mu'(\eta)\sqrt{x'Vx}`
+            (R).
+        level : float, optional
+            Confidence level (default the model's). The interval is computed on the link scale,
+            :math:`\eta \pm t_{df} SE`, and transformed by :math:`g^{-1}` for ``"response"`` (so
+            that it stays inside the range of the mean; R's ``confint`` of a response-scale
+            prediction is the symmetric :math:`\hat\mu \pm z\,SE`).
+
+        Returns
+        -------
+        DataFrame
+            The ``by`` columns, ``row`` (index label of ``newdata``), then ``estimate``,
+            ``se``, ``ci_low``, ``ci_high``, ``df``.
+        """
+        if scale not in SCALES:
+            raise WeightingError(f"scale must be 'link' or 'response'; got {scale!r}")
+        lvl = self.level if level is None else check_level(level)
+        if newdata is None:
+            X = self.frame.X[self.frame.used]
+            rows = np.asarray(self.frame.response.index[self.frame.used])
+        else:
+            X = self.frame.matrix(newdata)
+            rows = np.asarray(newdata.index)
+        fam = family(self.family)
+        n_dom, m = len(self.labels), X.shape[0]
+        eta = X @ np.nan_to_num(self.estimate).T  # (m, n_dom)
+        se_link = np.sqrt(np.einsum("mi,dij,mj->md", X, np.nan_to_num(self.cov), X))
+        t = t_quantile(lvl, self.dfs)[None, :]
+        lo, hi = eta - t * se_link, eta + t * se_link
+        if scale == "response":
+            est, se = fam.linkinv(eta), fam.mu_eta(eta) * se_link
+            lo, hi = fam.linkinv(lo), fam.linkinv(hi)
+        else:
+            est, se = eta, se_link
+        out = self.labels.loc[np.repeat(np.arange(n_dom), m)].reset_index(drop=True)
+        out["row"] = np.tile(rows, n_dom)
+        for key, value in (("estimate", est), ("se", se), ("ci_low", lo), ("ci_high", hi)):
+            out[key] = np.asarray(value, dtype=np.float64).T.ravel()
+        out["df"] = np.repeat(self.dfs, m)
+        return out
+
+
+def wald_table(
+    terms_map: Mapping[str, tuple[int, ...]],
+    estimate: FloatArray,
+    cov: FloatArray,
+    dfs: FloatArray,
+    labels: pd.DataFrame,
+    terms: str | Sequence[str],
+    method: str,
+    null: Sequence[float] | None,
+    df: float | None,
+    offset: int = 0,
+) -> pd.DataFrame:
+    """The table of :meth:`Regression.wald_test` (shared with ordinal models)."""
+    if method not in WALD_METHODS:
+        raise WeightingError(f"method must be one of {', '.join(WALD_METHODS)}; got {method!r}")
+    wanted = [terms] if isinstance(terms, str) else list(terms)
+    cols = term_columns(dict(terms_map), wanted, offset)
+    k = len(cols)
+    null_values = np.zeros(k) if null is None else np.asarray(null, dtype=np.float64)
+    if null_values.shape != (k,):
+        raise WeightingError(f"null must have {k} values (one per coefficient tested); got {null!r}")
+    n_dom = len(labels)
+    if method == "chisq":
+        ddf = np.full(n_dom, np.inf)
+    else:
+        ddf = np.asarray(dfs, dtype=np.float64) if df is None else np.full(n_dom, float(df))
+    stat, chisq, p = wald_statistics(estimate[:, cols], cov[:, cols][:, :, cols], null_values, ddf, method)
+    out = labels.reset_index(drop=True).copy()
+    out["terms"] = "+".join(wanted)
+    out["method"] = method
+    out["statistic"], out["chisq"], out["df"], out["ddf"], out["p"] = stat, chisq, float(k), ddf, p
+    return out
+
+
+def fit_glm(
+    design: Design,
+    formula: str | None = None,
+    *,
+    response: Hashable | None = None,
+    predictors: Sequence[Hashable] | Hashable | None = None,
+    family_name: str = "gaussian",
+    reference: Mapping[Hashable, Any] | None = None,
+    intercept: bool = True,
+    by: Hashable | Sequence[Hashable] | None = None,
+    level: float = 0.95,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> Regression:
+    """Fit a design-based GLM; see :meth:`weighting.Design.glm` (the public entry point)."""
+    level = check_level(level)
+    fam = family(family_name)
+    formula = model_formula(formula, response, predictors, intercept)
+    w = design.weights
+    inside = np.ones(w.size, dtype=bool) if design.subset_mask is None else design.subset_mask
+    mf = build_model_frame(design.data, formula, rows=inside & (w != 0), reference=reference)
+    values = pd.to_numeric(mf.response, errors="coerce").to_numpy(dtype=np.float64, na_value=0.0)
+    y = np.where(mf.used, values, 0.0)
+    fam.check_response(y[mf.used], f"response {mf.response.name!r}")
+    domains = model_domains(design, by, mf.used)
+    member, labels = domains.member, domains.labels
+    W = w[:, None] * member
+    fits = fit_columns(mf.X, y, W, fam, max_iter=max_iter, tol=tol, names=mf.names)
+    beta = fits.beta  # (p, n_dom)
+    if design.replicates is not None:
+        thetas = replicate_fits(design, mf, y, member, beta, fam, max_iter, tol)
+        cov = replicate_covariance(design, thetas, beta.T)
+    else:
+        cov = sandwich_covariance(design, glm_influence(mf.X, y, W, beta, fam), member.shape[1])
+    nan = np.isnan(beta.T)
+    cov = np.where(nan[:, :, None] | nan[:, None, :], np.nan, cov)
+    p_eff = (~fits.aliased).sum(axis=0)
+    dfs = (base_df(design, mf.used, by is not None) + 1.0 - p_eff).astype(np.float64)
+    table = coefficient_table(labels, mf.names, beta.T, cov, dfs, level)
+    model = labels.reset_index(drop=True).copy()
+    model["n"] = member.sum(axis=0).astype(np.int64)
+    model["df"] = dfs
+    model["dispersion"] = glm_dispersion(design, mf, y, domains, beta, fam)
+    return Regression(table, model, fam.name, fam.link, mf, beta.T.copy(), cov, dfs, labels, level)
+
+
+def model_formula(
+    formula: str | None,
+    response: Hashable | None,
+    predictors: Sequence[Hashable] | Hashable | None,
+    intercept: bool,
+) -> str:
+    """The formula of the model: given, or built from ``response`` and ``predictors``."""
+    if formula is not None:
+        if response is not None or predictors is not None:
+            raise WeightingError("give either formula= or response= (with predictors=), not both")
+        if not intercept:
+            raise WeightingError("intercept=False is for the columns form; write '0 +' in the formula")
+        return formula
+    if response is None:
+        raise WeightingError("give formula= ('y ~ x + g') or response= and predictors=")
+    return formula_from_columns(response, predictors, intercept)
+
+
+@dataclass(frozen=True)
+class Domains:
+    """The domains of a model: ``member`` ``(n, n_dom)`` 0/1 for the rows each domain's fit
+    uses, ``rows`` ``(n, n_dom)`` every row of the domain (also with missing values), and
+    the ``by`` labels (no columns without ``by``)."""
+
+    member: FloatArray
+    rows: BoolArray
+    labels: pd.DataFrame
+
+
+def model_domains(design: Design, by: Hashable | Sequence[Hashable] | None, used: BoolArray) -> Domains:
+    """The domains of ``by`` (one without), leaving out those without a used row (as
+    ``svyby`` leaves out empty groups)."""
+    doms = make_domains(design.data, by, design.weights, design.subset_mask)
+    codes = np.where(used, doms.codes, -1)
+    counts = np.bincount(codes[codes >= 0], minlength=doms.n_domains)
+    keep = np.flatnonzero(counts > 0)
+    member = (codes[:, None] == keep[None, :]).astype(np.float64)
+    rows = doms.codes[:, None] == keep[None, :]
+    return Domains(member, rows, doms.labels.iloc[keep].reset_index(drop=True))
+
+
+def glm_influence(X: FloatArray, y: FloatArray, W: FloatArray, beta: FloatArray, fam: Family) -> FloatArray:
+    """Influence values :math:`U A^{-1}` of every domain's coefficients, ``(n, n_dom * p)``."""
+    n, p = X.shape
+    eta = X @ np.nan_to_num(beta)
+    mu, mu_eta = fam.linkinv(eta), fam.mu_eta(eta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = fam.variance(mu)
+        c = np.where(W != 0, W * mu_eta**2 / v, 0.0)
+        s = np.where(W != 0, W * (y[:, None] - mu) * mu_eta / v, 0.0)
+    G = weighted_grams(X, c)
+    aliased = np.isnan(beta)  # (p, n_dom)
+    eye = np.broadcast_to(np.eye(p)[None], G.shape)
+    Ainv = np.linalg.solve(unalias(G, aliased), eye)
+    infl = np.einsum("np,nd,dpq->ndq", X, s, Ainv)
+    return np.asarray(infl.reshape(n, -1), dtype=np.float64)
+
+
+def replicate_fits(
+    design: Design,
+    mf: ModelFrame,
+    y: FloatArray,
+    member: FloatArray,
+    beta: FloatArray,
+    fam: Family,
+    max_iter: int,
+    tol: float,
+) -> FloatArray:
+    """Coefficients refitted with every replicate's weights in every domain: ``(R, n_dom, p)``."""
+    Wrep = design.replicates.weights
+    n, R = Wrep.shape
+    n_dom, p = member.shape[1], beta.shape[0]
+    out = np.empty((R, n_dom, p))
+    step = max(1, CHUNK_CELLS // max(n, 1))
+    for d in range(n_dom):  # blocks of (domain, replicate) weight columns, not single fits
+        for r0 in range(0, R, step):
+            r1 = min(R, r0 + step)
+            fit = fit_columns(
+                mf.X, y, Wrep[:, r0:r1] * member[:, [d]], fam, start=beta[:, d],
+                max_iter=max_iter, tol=tol, names=mf.names,
+            )
+            out[r0:r1, d, :] = fit.beta.T
+    return out
+
+
+def glm_dispersion(
+    design: Design, mf: ModelFrame, y: FloatArray, domains: Domains, beta: FloatArray, fam: Family
+) -> FloatArray:
+    """R's ``summary.svyglm`` dispersion of every domain (see the module notes)."""
+    w = design.weights
+    member, rows = domains.member, domains.rows
+    complete = rows & mf.complete[:, None]
+    mu = fam.linkinv(mf.X @ np.nan_to_num(beta))
+    calibrated = design.replicates is None and design.calibrated  # R keeps every row, weight 0
+    n_all = np.full(rows.shape[1], float(w.size)) if calibrated else rows.sum(axis=0)
+    n_used = np.full(rows.shape[1], float(w.size)) if calibrated else complete.sum(axis=0)
+    ratio = ((w[:, None] * complete).sum(axis=0) / n_used) / ((w[:, None] * rows).sum(axis=0) / n_all)
+    # svyvar counts the rows with a nonzero weight (replicate designs: every row)
+    n = member.sum(axis=0) if design.replicates is None else complete.sum(axis=0).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (y[:, None] - mu) * np.sqrt(ratio)[None, :] / np.sqrt(fam.variance(mu))
+        ww = w[:, None] * member
+        total = ww.sum(axis=0)
+        rbar = (ww * np.nan_to_num(r)).sum(axis=0) / total
+        out = (ww * np.nan_to_num(r - rbar[None, :]) ** 2).sum(axis=0) / total * n / (n - 1.0)
+    return np.asarray(out, dtype=np.float64)
