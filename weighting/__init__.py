@@ -21,14 +21,18 @@ from .indices import (
     rank_intervals,
     ranked_composite,
 )
+from .ordinal import OrdinalRegression
 from .quality import QualityRules, quality_flags
+from .regression import Regression
 from .replication import ReplicateWeights
 
 __all__ = [
     "Adjustment",
     "ConvergenceWarning",
     "Design",
+    "OrdinalRegression",
     "QualityRules",
+    "Regression",
     "ReplicateWeights",
     "WeightingError",
     "bootstrap_rank_intervals",

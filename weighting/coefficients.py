@@ -12,7 +12,8 @@ Shared by :mod:`weighting.regression` and :mod:`weighting.ordinal`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,10 +21,11 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from .domains import domain_df
+from .domains import domain_df, make_domains
 from .errors import WeightingError
 from .influence import replicate_rank
 from .intervals import t_interval
+from .model_frame import formula_from_columns
 from .variance import linearization_variance
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ BoolArray = NDArray[np.bool_]
 CHUNK_CELLS = 4_000_000
 
 COLUMNS = ("term", "estimate", "se", "t", "df", "p", "ci_low", "ci_high")
+WALD_METHODS = ("F", "chisq")
 
 
 def sandwich_covariance(design: Design, influence: FloatArray, n_dom: int) -> FloatArray:
@@ -169,3 +172,78 @@ def wald_statistics(
             p = np.where(df > 0, stats.f.sf(stat, k, np.where(df > 0, df, 1.0)), np.nan)
         return stat, chisq, p
     return chisq, chisq, stats.chi2.sf(chisq, k)
+
+
+def wald_table(
+    terms_map: Mapping[str, tuple[int, ...]],
+    estimate: FloatArray,
+    cov: FloatArray,
+    dfs: FloatArray,
+    labels: pd.DataFrame,
+    terms: str | Sequence[str],
+    method: str,
+    null: Sequence[float] | None,
+    df: float | None,
+    offset: int = 0,
+) -> pd.DataFrame:
+    """The table of :meth:`Regression.wald_test` (shared with ordinal models)."""
+    if method not in WALD_METHODS:
+        raise WeightingError(f"method must be one of {', '.join(WALD_METHODS)}; got {method!r}")
+    wanted = [terms] if isinstance(terms, str) else list(terms)
+    cols = term_columns(dict(terms_map), wanted, offset)
+    k = len(cols)
+    null_values = np.zeros(k) if null is None else np.asarray(null, dtype=np.float64)
+    if null_values.shape != (k,):
+        raise WeightingError(f"null must have {k} values (one per coefficient tested); got {null!r}")
+    n_dom = len(labels)
+    if method == "chisq":
+        ddf = np.full(n_dom, np.inf)
+    else:
+        ddf = np.asarray(dfs, dtype=np.float64) if df is None else np.full(n_dom, float(df))
+    stat, chisq, p = wald_statistics(estimate[:, cols], cov[:, cols][:, :, cols], null_values, ddf, method)
+    out = labels.reset_index(drop=True).copy()
+    out["terms"] = "+".join(wanted)
+    out["method"] = method
+    out["statistic"], out["chisq"], out["df"], out["ddf"], out["p"] = stat, chisq, float(k), ddf, p
+    return out
+
+
+def model_formula(
+    formula: str | None,
+    response: Hashable | None,
+    predictors: Sequence[Hashable] | Hashable | None,
+    intercept: bool,
+) -> str:
+    """The formula of the model: given, or built from ``response`` and ``predictors``."""
+    if formula is not None:
+        if response is not None or predictors is not None:
+            raise WeightingError("give either formula= or response= (with predictors=), not both")
+        if not intercept:
+            raise WeightingError("intercept=False is for the columns form; write '0 +' in the formula")
+        return formula
+    if response is None:
+        raise WeightingError("give formula= ('y ~ x + g') or response= and predictors=")
+    return formula_from_columns(response, predictors, intercept)
+
+
+@dataclass(frozen=True)
+class Domains:
+    """The domains of a model: ``member`` ``(n, n_dom)`` 0/1 for the rows each domain's fit
+    uses, ``rows`` ``(n, n_dom)`` every row of the domain (also with missing values), and
+    the ``by`` labels (no columns without ``by``)."""
+
+    member: FloatArray
+    rows: BoolArray
+    labels: pd.DataFrame
+
+
+def model_domains(design: Design, by: Hashable | Sequence[Hashable] | None, used: BoolArray) -> Domains:
+    """The domains of ``by`` (one without), leaving out those without a used row (as
+    ``svyby`` leaves out empty groups)."""
+    doms = make_domains(design.data, by, design.weights, design.subset_mask)
+    codes = np.where(used, doms.codes, -1)
+    counts = np.bincount(codes[codes >= 0], minlength=doms.n_domains)
+    keep = np.flatnonzero(counts > 0)
+    member = (codes[:, None] == keep[None, :]).astype(np.float64)
+    rows = doms.codes[:, None] == keep[None, :]
+    return Domains(member, rows, doms.labels.iloc[keep].reset_index(drop=True))

@@ -386,6 +386,40 @@ class Design:
             reference=reference, intercept=intercept, by=by, level=level, max_iter=max_iter, tol=tol,
         )
 
+    def ordinal_logit(
+        self,
+        formula: str | None = None,
+        *,
+        response: Hashable | None = None,
+        predictors: ColumnSpec = None,
+        reference: Mapping[Hashable, Any] | None = None,
+        by: ColumnSpec = None,
+        level: float = 0.95,
+        max_iter: int = 100,
+        tol: float = 1e-12,
+    ) -> Any:
+        """Proportional-odds model for an ordinal outcome (R ``svyolr``, logit link).
+
+        The outcome is numeric codes (e.g. Likert 1-5) or an ordered pandas ``category``;
+        arguments as :meth:`glm`. Returns an ``OrdinalRegression`` whose ``.coefficients``
+        has the coefficients and the cut points (``"1|2"``, ...) with design-based SEs; see
+        :mod:`weighting.ordinal`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> data = pd.DataFrame({"y": [1, 2, 3, 1, 2, 3, 3, 2], "x": [0.0, 1, 2, 1, 0, 3, 1, 2]})
+        >>> fit = Design(data, weights=None).ordinal_logit("y ~ x")
+        >>> fit.coefficients["term"].tolist()
+        ['x', '1|2', '2|3']
+        """
+        from .ordinal import fit_olr
+
+        return fit_olr(
+            self, formula, response=response, predictors=predictors, reference=reference, by=by,
+            level=level, max_iter=max_iter, tol=tol,
+        )
+
     # ------------------------------------------------------------------ domains
     def subset(self, mask: ArrayLike, *, df: str = "design") -> Design:
         """Restrict estimates to a domain; every PSU and stratum stays in the variance.

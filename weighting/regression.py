@@ -46,18 +46,19 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .coefficients import (
+    Domains,
     base_df,
     coefficient_table,
+    model_domains,
+    model_formula,
     replicate_covariance,
     sandwich_covariance,
-    term_columns,
-    wald_statistics,
+    wald_table,
 )
-from .domains import make_domains
 from .errors import WeightingError
 from .families import Family, family, fit_columns, unalias, weighted_grams
 from .intervals import check_level, t_quantile
-from .model_frame import ModelFrame, build_model_frame, formula_from_columns
+from .model_frame import ModelFrame, build_model_frame
 
 if TYPE_CHECKING:
     from .design import Design
@@ -68,7 +69,6 @@ BoolArray = NDArray[np.bool_]
 #: Replicate weight columns fitted at a time (rows x columns values).
 CHUNK_CELLS = 2_000_000
 SCALES = ("link", "response")
-WALD_METHODS = ("F", "chisq")
 
 
 @dataclass(frozen=True)
@@ -217,40 +217,6 @@ class Regression:
         return out
 
 
-def wald_table(
-    terms_map: Mapping[str, tuple[int, ...]],
-    estimate: FloatArray,
-    cov: FloatArray,
-    dfs: FloatArray,
-    labels: pd.DataFrame,
-    terms: str | Sequence[str],
-    method: str,
-    null: Sequence[float] | None,
-    df: float | None,
-    offset: int = 0,
-) -> pd.DataFrame:
-    """The table of :meth:`Regression.wald_test` (shared with ordinal models)."""
-    if method not in WALD_METHODS:
-        raise WeightingError(f"method must be one of {', '.join(WALD_METHODS)}; got {method!r}")
-    wanted = [terms] if isinstance(terms, str) else list(terms)
-    cols = term_columns(dict(terms_map), wanted, offset)
-    k = len(cols)
-    null_values = np.zeros(k) if null is None else np.asarray(null, dtype=np.float64)
-    if null_values.shape != (k,):
-        raise WeightingError(f"null must have {k} values (one per coefficient tested); got {null!r}")
-    n_dom = len(labels)
-    if method == "chisq":
-        ddf = np.full(n_dom, np.inf)
-    else:
-        ddf = np.asarray(dfs, dtype=np.float64) if df is None else np.full(n_dom, float(df))
-    stat, chisq, p = wald_statistics(estimate[:, cols], cov[:, cols][:, :, cols], null_values, ddf, method)
-    out = labels.reset_index(drop=True).copy()
-    out["terms"] = "+".join(wanted)
-    out["method"] = method
-    out["statistic"], out["chisq"], out["df"], out["ddf"], out["p"] = stat, chisq, float(k), ddf, p
-    return out
-
-
 def fit_glm(
     design: Design,
     formula: str | None = None,
@@ -295,47 +261,6 @@ def fit_glm(
     model["df"] = dfs
     model["dispersion"] = glm_dispersion(design, mf, y, domains, beta, fam)
     return Regression(table, model, fam.name, fam.link, mf, beta.T.copy(), cov, dfs, labels, level)
-
-
-def model_formula(
-    formula: str | None,
-    response: Hashable | None,
-    predictors: Sequence[Hashable] | Hashable | None,
-    intercept: bool,
-) -> str:
-    """The formula of the model: given, or built from ``response`` and ``predictors``."""
-    if formula is not None:
-        if response is not None or predictors is not None:
-            raise WeightingError("give either formula= or response= (with predictors=), not both")
-        if not intercept:
-            raise WeightingError("intercept=False is for the columns form; write '0 +' in the formula")
-        return formula
-    if response is None:
-        raise WeightingError("give formula= ('y ~ x + g') or response= and predictors=")
-    return formula_from_columns(response, predictors, intercept)
-
-
-@dataclass(frozen=True)
-class Domains:
-    """The domains of a model: ``member`` ``(n, n_dom)`` 0/1 for the rows each domain's fit
-    uses, ``rows`` ``(n, n_dom)`` every row of the domain (also with missing values), and
-    the ``by`` labels (no columns without ``by``)."""
-
-    member: FloatArray
-    rows: BoolArray
-    labels: pd.DataFrame
-
-
-def model_domains(design: Design, by: Hashable | Sequence[Hashable] | None, used: BoolArray) -> Domains:
-    """The domains of ``by`` (one without), leaving out those without a used row (as
-    ``svyby`` leaves out empty groups)."""
-    doms = make_domains(design.data, by, design.weights, design.subset_mask)
-    codes = np.where(used, doms.codes, -1)
-    counts = np.bincount(codes[codes >= 0], minlength=doms.n_domains)
-    keep = np.flatnonzero(counts > 0)
-    member = (codes[:, None] == keep[None, :]).astype(np.float64)
-    rows = doms.codes[:, None] == keep[None, :]
-    return Domains(member, rows, doms.labels.iloc[keep].reset_index(drop=True))
 
 
 def glm_influence(X: FloatArray, y: FloatArray, W: FloatArray, beta: FloatArray, fam: Family) -> FloatArray:

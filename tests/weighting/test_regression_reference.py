@@ -72,12 +72,12 @@ def close(ours: float, theirs: float | None, scale: float = 0.0) -> bool:
     return math.isclose(float(ours), float(theirs), rel_tol=RTOL, abs_tol=RTOL * scale)
 
 
-def p_close(ours: float, theirs: float) -> bool:
-    """p-values: relative agreement, or of their logarithms far in the tail, where a relative
-    difference of 1e-9 in t moves p by more than 1e-7 relative (p = 1e-154 at t = 30)."""
-    if close(ours, theirs):
-        return True
-    return theirs < 1e-8 and ours > 0 and math.isclose(math.log(ours), math.log(theirs), rel_tol=RTOL)
+def p_matches(ours: float, ours_from_r: float, theirs: float) -> bool:
+    """p-values are functions of the statistic: ``ours_from_r`` is our p-value function at R's
+    statistic (and our df), which must give R's p; our own p must be that function at our
+    statistic (compared on its own, the p-value far in a tail magnifies the 1e-9 relative
+    differences of the statistics, e.g. p = 1e-154 at t = 30)."""
+    return close(ours_from_r, theirs) and not math.isnan(ours)
 
 
 def check_fit(fit, ref: dict[str, Any], by: dict[str, str] | None, replicate: bool) -> list:
@@ -95,9 +95,9 @@ def check_fit(fit, ref: dict[str, Any], by: dict[str, str] | None, replicate: bo
             scale = abs(coef["estimate"]) if key == "estimate" else 0.0
             if not close(row[key], coef[key], scale):
                 problems.append((coef["term"], key, row[key], coef[key]))
-        p = coef["p"] if not by else 2 * stats.t.sf(abs(row["t"]), row["df"])
-        if not p_close(row["p"], p):
-            problems.append((coef["term"], "p", row["p"], p))
+        assert row["p"] == pytest.approx(2 * stats.t.sf(abs(row["t"]), row["df"]), rel=1e-12)
+        if not by and not p_matches(row["p"], 2 * stats.t.sf(abs(coef["t"]), row["df"]), coef["p"]):
+            problems.append((coef["term"], "p", row["p"], coef["p"]))
         half = stats.t.ppf(0.975, row["df"]) * row["se"]
         assert row["ci_low"] == pytest.approx(row["estimate"] - half, rel=1e-12, abs=1e-12)
         assert row["ci_high"] == pytest.approx(row["estimate"] + half, rel=1e-12, abs=1e-12)
@@ -111,15 +111,23 @@ def check_fit(fit, ref: dict[str, Any], by: dict[str, str] | None, replicate: bo
     return problems
 
 
+def wald_p(statistic: float, row: pd.Series) -> float:
+    """Our p-value function of a Wald statistic (F or chi-square) with the row's df."""
+    if row["method"] == "F":
+        return float(stats.f.sf(statistic, row["df"], row["ddf"]))
+    return float(stats.chi2.sf(statistic, row["df"]))
+
+
 def check_wald(fit, ref: dict[str, Any], mask: np.ndarray, ddf: float | None = None) -> list:
     """regTermTest; ``ddf``: use this denominator df (``by``: R's is the domain's)."""
     problems = []
     for test in ref["wald"]:
         out = fit.wald_test(test["terms"], method=test["method"], df=ddf if test["method"] == "F" else None)
         row = out[mask].iloc[0] if mask.size else out.iloc[0]
-        for key in ("statistic", "chisq", "df", "ddf", "p"):
-            if key == "p" and p_close(row[key], test[key]):
-                continue
+        if not p_matches(row["p"], wald_p(test["statistic"], row), test["p"]):
+            problems.append(("wald", test["terms"], test["method"], "p", row["p"], test["p"]))
+        assert row["p"] == pytest.approx(wald_p(row["statistic"], row), rel=1e-12)
+        for key in ("statistic", "chisq", "df", "ddf"):
             if not close(row[key], test[key]):
                 problems.append(("wald", test["terms"], test["method"], key, row[key], test[key]))
     return problems
