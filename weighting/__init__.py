@@ -25,6 +25,7 @@ from .ordinal import OrdinalRegression
 from .quality import QualityRules, quality_flags
 from .regression import Regression
 from .replication import ReplicateWeights
+from .supplied_replicates import replicate_design
 
 __all__ = [
     "Adjustment",
@@ -43,6 +44,7 @@ __all__ = [
     "quality_flags",
     "rank_intervals",
     "ranked_composite",
+    "replicate_design",
     "weight_summary",
     "weighting_design_effect",
 ]

@@ -535,8 +535,13 @@ class Design:
         :math:`V = s \\sum_r c_r (\\hat\\theta_r - \\bar\\theta)^2` and df = rank of the
         replicate weights minus 1 (R ``degf``).
         """
-        from .replication import replicate_weights
+        from .replication import METHODS, replicate_weights
 
+        if self._replicates is not None and self._replicates.method not in METHODS:
+            raise WeightingError(
+                f"this design has supplied replicate weights (type {self._replicates.method!r}) and "
+                "no strata or PSUs to build others from"
+            )
         s1 = self._stages[0]
         strata = s1.cluster_stratum[s1.cluster]
         rep = replicate_weights(
