@@ -527,7 +527,8 @@ class Design:
         rng: int | np.random.Generator | None = None,
         fay: float | None = None,
     ) -> Design:
-        """Switch to replicate variance (``jk1``, ``jkn``, ``brr``, ``fay``, ``bootstrap``).
+        """Switch to replicate variance (``jk1``, ``jkn``, ``brr``, ``fay``, ``bootstrap``,
+        ``subbootstrap``, ``canty_davison``; see :func:`weighting.replication.replicate_weights`).
 
         Replicate weights are built from the base weights (R ``as.svrepdesign``, keeping a
         first-stage FPC for the jackknives), then every recorded adjustment is re-applied to
@@ -544,8 +545,10 @@ class Design:
             )
         s1 = self._stages[0]
         strata = s1.cluster_stratum[s1.cluster]
+        population = None if s1.population is None else s1.population[strata]
         rep = replicate_weights(
-            method, self._base_weights, strata, s1.cluster, replicates=replicates, rng=rng, fay=fay
+            method, self._base_weights, strata, s1.cluster, replicates=replicates, rng=rng, fay=fay,
+            population=population,
         )
         rep = with_fpc(rep, s1, strata)
         df = float(replicate_rank(rep.weights) - 1)

@@ -18,7 +18,10 @@
 #     "variables": {"y", "x", "dom"}, "adjust": {...}?,
 #     "degf", "degf_adjusted", "scale", "rscales": R's final constants,
 #     "results": [{"statistic": "mean"|"total"|"ratio"|"proportion"|"glm", "variable",
-#                  "by"?, "category"?, "term"?, "estimate", "se", "ci_low"?, "ci_high"?}]}}}
+#                  "by"?, "category"?, "term"?, "estimate", "se", "ci_low"?, "ci_high"?}]}},
+#  "replicate_types": {"bootstrap"|"subbootstrap": {"scale", "rscales", "degf", "strata",
+#     "factor_sums": per stratum, per replicate sums of the factors, "factor_max": per stratum,
+#     "factor_values": distinct factors}}}
 suppressPackageStartupMessages({ library(survey); library(jsonlite) })
 here <- dirname(normalizePath(sub("--file=", "", grep("--file=", commandArgs(FALSE), value = TRUE))))
 options(survey.lonely.psu = "fail", survey.replicates.mse = FALSE)
@@ -140,13 +143,30 @@ case("other", "apistrat.csv", "type='other' with scale and rscales, mse=TRUE", a
      list(weights = "pw", type = "other", combined_weights = FALSE, mse = TRUE, scale = 0.35,
           rscales = arr(seq(0.5, 1.4, by = 0.1))), va)
 
+# Replicate types of as.svrepdesign made here with random draws: their constants and structure
+# (the draws themselves cannot be compared), for replicate("canty_davison") / ("subbootstrap").
+replicate_types <- list()
+for (type in c("bootstrap", "subbootstrap")) {
+  set.seed(11)
+  r <- as.svrepdesign(strat_d <- svydesign(ids = ~1, strata = ~stype, fpc = ~fpc, weights = ~pw, data = apistrat),
+                      type = type, replicates = 30, compress = FALSE)
+  f <- matrix(as.numeric(unclass(r$repweights)), nrow = nrow(apistrat))
+  sums <- apply(f, 2, function(col) tapply(col, apistrat$stype, sum))
+  maxes <- apply(f, 2, function(col) tapply(col, apistrat$stype, max))
+  replicate_types[[type]] <- list(data = "apistrat.csv", r_call = sprintf(
+      "as.svrepdesign(svydesign(ids=~1, strata=~stype, fpc=~fpc, weights=~pw, data=apistrat), type='%s', replicates=30)", type),
+    scale = r$scale, rscales = arr(r$rscales), degf = degf(r), strata = arr(rownames(sums)),
+    factor_sums = lapply(seq_len(nrow(sums)), function(i) arr(unname(sums[i, ]))),
+    factor_max = arr(unname(apply(maxes, 1, max))), factor_values = arr(sort(unique(as.vector(f)))))
+}
+
 ref <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
   jsonlite_version = as.character(packageVersion("jsonlite")),
   generated_by = "tests/reference/weighting/make_reference_svrep.R",
   notes = list(
     ci = "ci_low/ci_high: estimate +- qt(0.975, degf(design)) * SE (glm: df.residual); proportions: confint(svyciprop(~I(dom == level), design, method='logit')).",
     adjusted = "results with adjusted=TRUE are the first three estimators after the case's adjust step (postStratify or calibrate on the replicate design). Their CIs use degf of the adjusted design, which R recomputes as the rank of the adjusted replicate weights minus 1 (degf_adjusted): the nonlinear adjustment raises the rank (JKn of 8 strata x 2 PSUs: 8 before, 15 after postStratify)."),
-  cases = cases)
+  cases = cases, replicate_types = replicate_types)
 json <- toJSON(tree(ref), auto_unbox = TRUE, json_verbatim = TRUE, null = "null", na = "null", digits = NA)
 writeLines(json, file.path(here, "reference_svrep.json"))
 cat(sprintf("wrote %d cases\n", length(cases)))
