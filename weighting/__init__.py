@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from .adjustment import Adjustment
+from .calfun import CalibrationFunction
 from .design import Design
 from .diagnostics import kish_effective_size, weight_summary, weighting_design_effect
 from .errors import ConvergenceWarning, WeightingError
@@ -29,6 +30,7 @@ from .supplied_replicates import replicate_design
 
 __all__ = [
     "Adjustment",
+    "CalibrationFunction",
     "ConvergenceWarning",
     "Design",
     "OrdinalRegression",

@@ -495,17 +495,50 @@ class Design:
         self,
         totals: Mapping[Hashable, Any],
         *,
-        method: str = "linear",
+        method: Any = "linear",
         bounds: tuple[float, float] | None = None,
         max_iter: int = 100,
         tol: float = 1e-10,
+        trim: tuple[float, float] | None = None,
+        aggregate: int | ColumnSpec = None,
     ) -> Design:
-        """Calibrate to auxiliary totals (linear/GREG, raking or logit distance)."""
+        """Calibrate to auxiliary totals (linear/GREG, raking, logit, sinh or a user distance).
+
+        See :func:`weighting.calibration.calibrate`. ``trim=(lower, upper)`` bounds the
+        g-weights after calibrating (R ``trim=``). ``aggregate`` gives one g-weight per
+        cluster (integrated household weighting): a stage of the design's ``psu`` (``1`` for
+        the PSUs, ``2`` for the second-stage units within them; R ``aggregate.stage``) or the
+        column(s) whose values identify the clusters.
+        """
         from .calibration import calibrate
 
+        clusters = None if aggregate is None else self._aggregate_codes(aggregate)
         return self._adjusted(
-            calibrate(self._data, self._weights, totals, method=method, bounds=bounds, max_iter=max_iter, tol=tol)
+            calibrate(
+                self._data, self._weights, totals, method=method, bounds=bounds, max_iter=max_iter,
+                tol=tol, trim=trim, aggregate=clusters,
+            )
         )
+
+    def _aggregate_codes(self, aggregate: int | ColumnSpec) -> IntArray:
+        """Cluster codes for ``calibrate(aggregate=)``: a stage of ``psu`` (nested in the
+        strata and the earlier stages) or the values of the given columns."""
+        from .cells import combine_codes
+
+        if isinstance(aggregate, (int, np.integer)) and not isinstance(aggregate, bool):
+            stages = as_columns(self._spec["psu"], "psu")
+            if not 1 <= int(aggregate) <= len(stages):
+                raise WeightingError(
+                    f"aggregate: stage {int(aggregate)} does not exist; the design has "
+                    f"{len(stages)} stage(s) of psu"
+                )
+            columns = ([self._spec["strata"]] if self._spec["strata"] is not None else []) + stages[: int(aggregate)]
+        else:
+            columns = as_columns(aggregate, "aggregate")
+            check_columns(self._data, columns, "aggregate")
+        if self._data[columns].isna().to_numpy().any():
+            raise WeightingError(f"aggregate: columns {columns} have missing values")
+        return combine_codes([self._data[c] for c in columns])[0]
 
     def trim(self, *, lower: float | None = None, upper: float | None = None, strict: bool = False) -> Design:
         """Trim weights to ``[lower, upper]`` and spread the excess over the other units."""
