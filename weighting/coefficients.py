@@ -138,7 +138,13 @@ def coefficient_table(
 
 
 def term_columns(terms: dict[str, tuple[int, ...]], wanted: Sequence[str], offset: int = 0) -> list[int]:
-    """Columns of the named terms (R ``regTermTest``'s ``test.terms``); error naming a bad one."""
+    """Columns of the named terms (R ``regTermTest``'s ``test.terms``); error naming a bad one.
+
+    Examples
+    --------
+    >>> term_columns({"1": (0,), "x": (1,), "g": (2, 3), "x:g": (4, 5)}, ["g:x", "x"])
+    [1, 4, 5]
+    """
     cols: list[int] = []
     for term in wanted:
         key = _canonical(term)

@@ -218,8 +218,11 @@ def _design_vectors(X: FloatArray, y: IntArray, K: int) -> tuple[FloatArray, Flo
     return np.hstack([-X, Ea]), np.hstack([-X, Eb])
 
 
-def derivatives(X: FloatArray, y: IntArray, K: int, W: FloatArray, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
-    r"""Per-row scores of the negative log-likelihood, ``(n, m, k)``, and its Hessian ``(m, k, k)``.
+def derivatives(
+    X: FloatArray, y: IntArray, K: int, W: FloatArray, theta: FloatArray, per_row: bool = True
+) -> tuple[FloatArray, FloatArray]:
+    r"""Per-row scores of the negative log-likelihood, ``(n, m, k)`` (their sums, ``(k, m)``,
+    when not ``per_row``), and its Hessian ``(m, k, k)``.
 
     With :math:`g_i = (f(a_i) v_{a,i} - f(b_i) v_{b,i}) / P_i`: score :math:`-w_i g_i`,
     Hessian :math:`\sum_i w_i [g_i g_i' - (f'(a_i) v_a v_a' - f'(b_i) v_b v_b')/P_i]`,
@@ -235,6 +238,8 @@ def derivatives(X: FloatArray, y: IntArray, K: int, W: FloatArray, theta: FloatA
     c1, c2, c3 = W * (alpha**2 - dfa), W * alpha * beta, W * (beta**2 + dfb)
     cross = weighted_grams(Va, c2, Vb)
     H = weighted_grams(Va, c1) + cross + cross.transpose(0, 2, 1) + weighted_grams(Vb, c3)
+    if not per_row:
+        return -(Va.T @ (W * alpha) + Vb.T @ (W * beta)), H
     scores = -(W * alpha)[:, :, None] * Va[:, None, :] - (W * beta)[:, :, None] * Vb[:, None, :]
     return scores, H
 
@@ -263,8 +268,7 @@ def newton(
     small_before = np.zeros(m, dtype=bool)
     converged = np.zeros(m, dtype=bool)
     for _ in range(max_iter):
-        scores, H = derivatives(X, y, K, W, theta)
-        grad = scores.sum(axis=0).T  # (k, m)
+        grad, H = derivatives(X, y, K, W, theta, per_row=False)  # (k, m), (m, k, k)
         step = np.linalg.solve(H, grad.T[:, :, None])[:, :, 0].T
         new = theta - step
         new_value = _objective(X, y, K, W, new)

@@ -276,8 +276,9 @@ def glm_influence(X: FloatArray, y: FloatArray, W: FloatArray, beta: FloatArray,
     aliased = np.isnan(beta)  # (p, n_dom)
     eye = np.broadcast_to(np.eye(p)[None], G.shape)
     Ainv = np.linalg.solve(unalias(G, aliased), eye)
-    infl = np.einsum("np,nd,dpq->ndq", X, s, Ainv)
-    return np.asarray(infl.reshape(n, -1), dtype=np.float64)
+    scores = X[None, :, :] * s.T[:, :, None]  # (n_dom, n, p)
+    infl = np.matmul(scores, Ainv).transpose(1, 0, 2)  # one batched product, (n, n_dom, p)
+    return np.ascontiguousarray(infl.reshape(n, -1), dtype=np.float64)
 
 
 def replicate_fits(

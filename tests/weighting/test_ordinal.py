@@ -94,3 +94,13 @@ def test_an_empty_level_in_a_domain_is_named(design, api):
     grp = np.where((api["stype"] == "E") & (api["grp"] == 1), 2, api["grp"])
     with pytest.raises(WeightingError, match=r"response level 1 has no weight in domain \{'stype': 'E'\}"):
         design._evolve(data=api.assign(grp=grp)).ordinal_logit("grp ~ meals", by="stype")
+
+
+def test_nonresponse_adjusted_design_treats_the_weights_as_fixed(api):
+    rng = np.random.default_rng(2)
+    data = api.assign(disposition=np.where(rng.random(len(api)) < 0.85, "respondent", "nonrespondent"))
+    design = weighting.Design(data, weights="pw", strata="stype", fpc="fpc").adjust_nonresponse("disposition", "stype")
+    fixed = weighting.Design(data, weights=design.weights, strata="stype", fpc="fpc")
+    pd.testing.assert_frame_equal(
+        design.ordinal_logit("grp ~ meals").coefficients, fixed.ordinal_logit("grp ~ meals").coefficients
+    )

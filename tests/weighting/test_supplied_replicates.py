@@ -17,6 +17,8 @@ def data() -> pd.DataFrame:
     frame = pd.DataFrame({
         "h": np.repeat(np.arange(10), 4), "psu": np.repeat(np.arange(20), 2),
         "w": rng.uniform(5, 15, n), "y": rng.normal(10, 2, n), "g": rng.choice(["a", "b"], n),
+        "half": np.arange(n) % 2,
+        "disposition": np.where(rng.random(n) < 0.8, "respondent", "nonrespondent"),
     })
     return frame
 
@@ -41,6 +43,14 @@ def test_supplied_copies_of_our_replicates_give_the_same_estimates(data, method,
     pd.testing.assert_frame_equal(a, b)
     pop = pd.DataFrame({"g": ["a", "b"], "count": [250.0, 150.0]})
     pd.testing.assert_frame_equal(own.poststratify(pop).total("y"), supplied.poststratify(pop).total("y"))
+    margins = {"g": {"a": 250.0, "b": 150.0}, "half": {0: 200.0, 1: 200.0}}
+    for a, b in (
+        (own.rake(margins), supplied.rake(margins)),
+        (own.poststratify(pop).trim(upper=12.0), supplied.poststratify(pop).trim(upper=12.0)),
+        (own.adjust_nonresponse("disposition", "g"), supplied.adjust_nonresponse("disposition", "g")),
+    ):
+        pd.testing.assert_frame_equal(a.mean("y", by="g"), b.mean("y", by="g"))
+        pd.testing.assert_frame_equal(a.glm("y ~ g").coefficients, b.glm("y ~ g").coefficients)
 
 
 def test_mse_centres_on_the_full_sample_estimate(data):

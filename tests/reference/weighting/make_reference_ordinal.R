@@ -190,6 +190,11 @@ run("clus1_jk1_poststratified", "apiclus1.csv", "JK1 replicates, post-stratified
     clus1_spec, list(list(kind = "replicate", type = "JK1"), ps_step), modl("grp ~ meals", "grp ~ meals"),
     list(list(terms = "meals", method = "F")), GRP)
 
+run("clus1_poststratified_trimmed", "apiclus1.csv", "post-stratified on stype, then trimWeights(lower=20, upper=40)",
+    trimWeights(postStratify(clus1, ~stype, pop_stype), upper = 40, lower = 20), clus1_spec,
+    list(ps_step, list(kind = "trim", lower = 20, upper = 40, strict = FALSE)), modl("grp ~ meals + ell", "grp ~ meals + ell"),
+    list(list(terms = "meals", method = "F")), GRP)
+
 ref <- list(
   r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
   mass_version = as.character(packageVersion("MASS")), jsonlite_version = as.character(packageVersion("jsonlite")),
