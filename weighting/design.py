@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,11 @@ from .domains import as_columns, check_columns, domain_df
 from .errors import WeightingError
 from .influence import replicate_rank, with_fpc, with_weights
 from .stages import LONELY_PSU, Stage, build_stages, design_weights, factorize_column
+
+if TYPE_CHECKING:
+    from .calfun import CalibrationFunction
+    from .ordinal import OrdinalRegression
+    from .regression import Regression
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -339,7 +344,7 @@ class Design:
         level: float = 0.95,
         max_iter: int = 100,
         tol: float = 1e-10,
-    ) -> Any:
+    ) -> Regression:
         """Design-based generalised linear model (R ``svyglm``); see :mod:`weighting.regression`.
 
         Parameters
@@ -397,7 +402,7 @@ class Design:
         level: float = 0.95,
         max_iter: int = 100,
         tol: float = 1e-12,
-    ) -> Any:
+    ) -> OrdinalRegression:
         """Proportional-odds model for an ordinal outcome (R ``svyolr``, logit link).
 
         The outcome is numeric codes (e.g. Likert 1-5) or an ordered pandas ``category``;
@@ -495,7 +500,7 @@ class Design:
         self,
         totals: Mapping[Hashable, Any],
         *,
-        method: Any = "linear",
+        method: str | CalibrationFunction = "linear",
         bounds: tuple[float, float] | None = None,
         max_iter: int = 100,
         tol: float = 1e-10,

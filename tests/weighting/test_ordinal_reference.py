@@ -80,8 +80,8 @@ def test_ordinal_logit_matches_r(case_id: str, reference_data) -> None:
 
 def test_r_default_optimiser_settings_are_only_close(reference_data) -> None:
     """With optim's defaults (reltol 1e-8, finite-difference Hessian step 1e-3) R's svyolr is
-    about 1e-6 relative from the maximum-likelihood estimate and its exact-Hessian SEs: the
-    reason the fixture runs R with tight settings."""
+    about 1e-4 relative from the maximum-likelihood estimates and their exact-Hessian SEs
+    (1.3e-4 and 3e-4 here): the reason the fixture runs R with tight settings."""
     case = CASES["strat"]
     fit = build_design(case, case_data(case, reference_data)).ordinal_logit(case["model"]["python"])
     rows = {r_name(t): row for t, row in zip(fit.coefficients["term"], fit.coefficients.to_dict("records"))}
