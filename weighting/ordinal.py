@@ -121,7 +121,16 @@ def fit_olr(
     max_iter: int = 100,
     tol: float = 1e-12,
 ) -> OrdinalRegression:
-    """Fit a proportional-odds model; see :meth:`weighting.Design.ordinal_logit`."""
+    r"""Fit a proportional-odds model; :meth:`weighting.Design.ordinal_logit` is the entry point.
+
+    Notes
+    -----
+    :math:`P(y \le k \mid x) = \operatorname{expit}(\zeta_k - x'\beta)` (McCullagh 1980),
+    maximum weighted likelihood; covariance :math:`H^{-1}` applied to the per-row scores in the
+    design's linearisation variance, or the replicate covariance of refitted
+    :math:`(\beta, \zeta)`; df :math:`\mathrm{degf} - \dim\beta` (R ``survey`` 4.1.1
+    ``svyolr``; see the module for the optimiser differences).
+    """
     level = check_level(level)
     formula = model_formula(formula, response, predictors, True)
     w = design.weights

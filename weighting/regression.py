@@ -231,7 +231,19 @@ def fit_glm(
     max_iter: int = 100,
     tol: float = 1e-10,
 ) -> Regression:
-    """Fit a design-based GLM; see :meth:`weighting.Design.glm` (the public entry point)."""
+    r"""Fit a design-based GLM; :meth:`weighting.Design.glm` is the public entry point.
+
+    Notes
+    -----
+    Estimating equations :math:`\sum_i w_i x_i (y_i - \mu_i)\mu'(\eta_i)/V(\mu_i) = 0`
+    (Binder 1983). Covariance: :math:`A^{-1}` in the influence values
+    :math:`w_i x_i (y_i - \mu_i)\mu'_i/V_i \, A^{-1}`, :math:`A = \sum_i w_i \mu_i'^2 x_i
+    x_i'/V_i`, through the design's linearisation variance (R ``svy.varcoef``), or the replicate
+    covariance of refitted coefficients (R ``svyglm.svyrep.design``); residual df
+    :math:`\mathrm{degf} + 1 - p`. Follows R ``survey`` 4.1.1; see the module for the choices
+    where R is not the only defensible answer (dispersion on replicate designs, ``by``
+    degrees of freedom, prediction intervals).
+    """
     level = check_level(level)
     fam = family(family_name)
     formula = model_formula(formula, response, predictors, intercept)

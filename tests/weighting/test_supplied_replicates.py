@@ -17,7 +17,7 @@ def data() -> pd.DataFrame:
     frame = pd.DataFrame({
         "h": np.repeat(np.arange(10), 4), "psu": np.repeat(np.arange(20), 2),
         "w": rng.uniform(5, 15, n), "y": rng.normal(10, 2, n), "g": rng.choice(["a", "b"], n),
-        "half": np.arange(n) % 2,
+        "half": np.arange(n) % 2, "q": rng.integers(1, 4, n),
         "disposition": np.where(rng.random(n) < 0.8, "respondent", "nonrespondent"),
     })
     return frame
@@ -38,6 +38,11 @@ def test_supplied_copies_of_our_replicates_give_the_same_estimates(data, method,
     own, supplied = own_and_supplied(data, method, type_)
     assert supplied.df == own.df
     pd.testing.assert_frame_equal(own.mean("y", by="g"), supplied.mean("y", by="g"))
+    pd.testing.assert_frame_equal(own.ratio("y", "w", by="g"), supplied.ratio("y", "w", by="g"))
+    pd.testing.assert_frame_equal(own.proportion("g"), supplied.proportion("g"))
+    pd.testing.assert_frame_equal(own.quantile("y", [0.25, 0.5], by="g"), supplied.quantile("y", [0.25, 0.5], by="g"))
+    pd.testing.assert_frame_equal(own.covariance(["y", "w"], by="g"), supplied.covariance(["y", "w"], by="g"))
+    pd.testing.assert_frame_equal(own.ordinal_logit("q ~ y").coefficients, supplied.ordinal_logit("q ~ y").coefficients)
     a = own.glm("y ~ g").coefficients
     b = supplied.glm("y ~ g").coefficients
     pd.testing.assert_frame_equal(a, b)

@@ -89,6 +89,21 @@ d <- suppressMessages(calibrate(clus1, ~stype + api99, pop1, calfun = cal.sinh, 
 case("sinh_trim", "apiclus1.csv", "sinh distance with bounds and trim=", d, clus1_spec, spec("sinh", bounds = c(0.5, 2.5), trim = TRIM),
      "calibrate(clus1, ~stype+api99, pop, calfun=cal.sinh, bounds=c(0.5,2.5), trim=, epsilon=1e-12)")
 
+# a stratified design with FPC
+apistrat <- rd("apistrat.csv")
+strat <- svydesign(ids = ~1, strata = ~stype, fpc = ~fpc, weights = ~pw, data = apistrat)
+strat_spec <- list(ids = arr("1"), strata = "stype", fpc = arr("fpc"), weights = "pw", lonely_psu = "fail")
+pop_s <- c(`(Intercept)` = 6194, sch.wideYes = 5000, api99 = round(6194 * 1.01 * unname(coef(svymean(~api99, strat)))))
+tot_s <- list(sch.wide = list(No = 1194, Yes = 5000), api99 = unname(pop_s["api99"]))
+g_s <- weights(calibrate(strat, ~sch.wide + api99, pop_s)) / weights(strat)
+TRIM_S <- round(c(quantile(g_s, 0.1), quantile(g_s, 0.9)), 3); names(TRIM_S) <- NULL
+d <- suppressMessages(calibrate(strat, ~sch.wide + api99, pop_s, calfun = cal.linear, trim = TRIM_S, epsilon = EPS, maxit = MAXIT))
+case("strat_trim_linear", "apistrat.csv", "stratified SRS with FPC, linear calibration with trim=", d, strat_spec,
+     spec("linear", trim = TRIM_S, totals = tot_s), "calibrate(strat, ~sch.wide+api99, pop, calfun=cal.linear, trim=, epsilon=1e-12)")
+d <- calibrate(strat, ~sch.wide + api99, pop_s, calfun = cal.sinh, bounds = c(0.5, 2), epsilon = EPS, maxit = MAXIT)
+case("strat_sinh", "apistrat.csv", "stratified SRS with FPC, sinh distance with bounds (0.5, 2)", d, strat_spec,
+     spec("sinh", bounds = c(0.5, 2), totals = tot_s), "calibrate(strat, ~sch.wide+api99, pop, calfun=cal.sinh, bounds=c(0.5,2), epsilon=1e-12)")
+
 # integrated weighting: one g per cluster (aggregate.stage)
 pop2 <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, api99 = round(6194 * 1.01 * unname(coef(svymean(~api99, clus2)))))
 tot2 <- list(stype = list(E = 6194 - 755 - 1018, H = 755, M = 1018), api99 = unname(pop2["api99"]))
