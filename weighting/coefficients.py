@@ -26,6 +26,7 @@ from .errors import WeightingError
 from .influence import replicate_rank
 from .intervals import t_interval
 from .model_frame import formula_from_columns
+from .partitions import Partition
 from .variance import linearization_variance
 
 if TYPE_CHECKING:
@@ -33,32 +34,38 @@ if TYPE_CHECKING:
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.intp]
 
 #: Influence columns passed to the variance at a time (rows x columns values).
 CHUNK_CELLS = 4_000_000
+#: At most this many influence columns (domains x coefficients) per covariance block.
+BLOCK_COLUMNS = 64
 
 COLUMNS = ("term", "estimate", "se", "t", "df", "p", "ci_low", "ci_high")
 WALD_METHODS = ("F", "chisq")
 
 
-def sandwich_covariance(design: Design, influence: FloatArray, n_dom: int) -> FloatArray:
+def sandwich_covariance(design: Design, influence: FloatArray, codes: IntArray, n_dom: int) -> FloatArray:
     """Linearisation covariance of every domain's coefficients: ``(n_dom, p, p)``.
 
-    ``influence`` is ``(n, n_dom * p)``, domain-major, zero outside each domain's rows.
+    ``influence`` is ``(n, p)``: every row's influence values for the coefficients of its own
+    domain ``codes`` (``-1``: none); a domain's influence values are 0 on the other rows.
     """
-    n, cols = influence.shape
-    p = cols // n_dom
+    n, p = influence.shape
     out = np.empty((n_dom, p, p))
-    step = max(1, CHUNK_CELLS // max(n * p, 1))
+    # blocks of domains: the covariance of a block is (block x p)^2, only its diagonal blocks kept
+    step = max(1, min(CHUNK_CELLS // max(n * p, 1), BLOCK_COLUMNS // p))
     for d0 in range(0, n_dom, step):
         d1 = min(n_dom, d0 + step)
-        z = influence[:, d0 * p : d1 * p]
+        k = d1 - d0
+        rows = np.flatnonzero((codes >= d0) & (codes < d1))
+        z = np.zeros((n, k * p))
+        z[rows[:, None], ((codes[rows] - d0) * p)[:, None] + np.arange(p)] = influence[rows]
         for adjustment in design.adjustments:
             if adjustment.residualize is not None:
                 z = np.asarray(adjustment.residualize(z), dtype=np.float64)
-        cov = linearization_variance(z, design.stages, covariance=True)
-        for d in range(d1 - d0):
-            out[d0 + d] = cov[d * p : (d + 1) * p, d * p : (d + 1) * p]
+        cov = linearization_variance(z, design.stages, covariance=True).reshape(k, p, k, p)
+        out[d0:d1] = cov[np.arange(k), :, np.arange(k), :]
     return out
 
 
@@ -234,13 +241,19 @@ def model_formula(
 
 @dataclass(frozen=True)
 class Domains:
-    """The domains of a model: ``member`` ``(n, n_dom)`` 0/1 for the rows each domain's fit
-    uses, ``rows`` ``(n, n_dom)`` every row of the domain (also with missing values), and
-    the ``by`` labels (no columns without ``by``)."""
+    """The domains of a model: ``codes`` the domain of every row the model uses (``-1``
+    elsewhere), ``all_codes`` the domain of every row (also those with missing values),
+    ``n`` the rows used per domain, and the ``by`` labels (no columns without ``by``)."""
 
-    member: FloatArray
-    rows: BoolArray
+    codes: IntArray
+    all_codes: IntArray
+    n: NDArray[np.int64]
     labels: pd.DataFrame
+
+    @property
+    def partition(self) -> Partition:
+        """The rows used, partitioned into the domains."""
+        return Partition(self.codes, len(self.labels))
 
 
 def model_domains(design: Design, by: Hashable | Sequence[Hashable] | None, used: BoolArray) -> Domains:
@@ -250,6 +263,9 @@ def model_domains(design: Design, by: Hashable | Sequence[Hashable] | None, used
     codes = np.where(used, doms.codes, -1)
     counts = np.bincount(codes[codes >= 0], minlength=doms.n_domains)
     keep = np.flatnonzero(counts > 0)
-    member = (codes[:, None] == keep[None, :]).astype(np.float64)
-    rows = doms.codes[:, None] == keep[None, :]
-    return Domains(member, rows, doms.labels.iloc[keep].reset_index(drop=True))
+    renumber = np.full(doms.n_domains + 1, -1, dtype=np.intp)
+    renumber[keep] = np.arange(keep.size)
+    return Domains(
+        renumber[codes], renumber[doms.codes], counts[keep].astype(np.int64),
+        doms.labels.iloc[keep].reset_index(drop=True),
+    )

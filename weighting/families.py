@@ -1,9 +1,10 @@
 r"""Generalised linear model families and a weighted IRLS solver for many weight columns at once.
 
-:func:`fit_columns` fits the same model (same :math:`X`, same :math:`y`) with every column of a
-weight matrix: the full-sample weights, each domain's weights (zero outside the domain) and
-every replicate's weights, in one set of iterations; each iteration forms every column's
-weighted cross-product matrix with one matrix product (no loop over columns or rows).
+:func:`fit_partition` fits the same model (same :math:`X`, same :math:`y`) in every domain
+(the rows are partitioned into domains) with every column of a weight matrix (the full-sample
+weights, or every replicate's), in one set of iterations; each iteration forms every fit's
+weighted cross-product matrix with sparse group sums over blocks of rows
+(:mod:`weighting.partitions`), never a loop over fits, domains or rows.
 
 Iteratively reweighted least squares (McCullagh & Nelder 1989, sec. 2.5; R ``glm.fit``): with
 :math:`\eta = X\beta`, :math:`\mu = g^{-1}(\eta)`, working response
@@ -26,12 +27,11 @@ from numpy.typing import NDArray
 from scipy import special
 
 from .errors import ConvergenceWarning, WeightingError
+from .partitions import Partition
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
-#: Rows per block when forming weighted cross-products (bounds the temporary memory).
-CHUNK_ROWS = 8_192
 #: Smallest eigenvalue (relative) of a scaled cross-product matrix that is not a rank deficiency.
 RANK_TOL = 1e-11
 #: Smallest mu'(eta), as R's binomial ``mu.eta`` (``.Machine$double.eps``).
@@ -88,20 +88,18 @@ class Family:
             return np.asarray(special.logit((y + 0.5) / 2.0), dtype=np.float64)
         return np.log(y + 0.1)
 
-    def deviance(self, y: FloatArray, mu: FloatArray, W: FloatArray) -> FloatArray:
-        """Weighted deviance of every weight column, shape ``(m,)``."""
+    def unit_deviance(self, y: FloatArray, mu: FloatArray) -> FloatArray:
+        """Deviance of every row and column, ``(n, R)`` (weight it and sum it)."""
         yy = y[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.name == "gaussian":
-                unit = (yy - mu) ** 2
-            elif self.name == "quasibinomial":
-                unit = np.asarray(
+                return np.asarray((yy - mu) ** 2, dtype=np.float64)
+            if self.name == "quasibinomial":
+                return np.asarray(
                     2.0 * (special.xlogy(yy, yy / mu) + special.xlogy(1.0 - yy, (1.0 - yy) / (1.0 - mu))),
                     dtype=np.float64,
                 )
-            else:
-                unit = np.asarray(2.0 * (special.xlogy(yy, yy / mu) - (yy - mu)), dtype=np.float64)
-            return np.asarray(np.sum(np.where(W != 0, W * unit, 0.0), axis=0), dtype=np.float64)
+            return np.asarray(2.0 * (special.xlogy(yy, yy / mu) - (yy - mu)), dtype=np.float64)
 
     def check_response(self, y: FloatArray, argument: str) -> None:
         """Raise :class:`WeightingError` when the response is outside the family's range."""
@@ -127,25 +125,6 @@ def family(name: str) -> Family:
     if name not in FAMILIES:
         raise WeightingError(f"family must be one of {', '.join(FAMILIES)}; got {name!r}")
     return FAMILIES[name]
-
-
-def weighted_grams(A: FloatArray, C: FloatArray, B: FloatArray | None = None) -> FloatArray:
-    """:math:`A' \\mathrm{diag}(c_r) B` for every column :math:`c_r` of ``C``: ``(m, k, l)``.
-
-    Examples
-    --------
-    >>> A = np.array([[1.0, 0.0], [1.0, 1.0]])
-    >>> weighted_grams(A, np.array([[1.0], [2.0]]))[0]
-    array([[3., 2.],
-           [2., 2.]])
-    """
-    B = A if B is None else B
-    k, m = A.shape[1], B.shape[1]
-    out = np.zeros((C.shape[1], k * m))
-    for start in range(0, A.shape[0], CHUNK_ROWS):
-        a, b = A[start : start + CHUNK_ROWS], B[start : start + CHUNK_ROWS]
-        out += C[start : start + CHUNK_ROWS].T @ (a[:, :, None] * b[:, None, :]).reshape(a.shape[0], k * m)
-    return out.reshape(C.shape[1], k, m)
 
 
 def solve_grams(G: FloatArray, rhs: FloatArray, aliased: BoolArray) -> FloatArray:
@@ -180,8 +159,9 @@ def rank_deficient(G: FloatArray) -> BoolArray:
 
 
 @dataclass(frozen=True)
-class ColumnFits:
-    """Coefficients of :func:`fit_columns`: ``beta`` ``(p, m)`` (NaN where aliased)."""
+class Fits:
+    """Coefficients of :func:`fit_partition`: ``beta`` ``(p, D, R)`` (NaN where aliased),
+    ``aliased`` ``(p, D, R)``, ``converged`` ``(D, R)``."""
 
     beta: FloatArray
     aliased: BoolArray
@@ -189,64 +169,69 @@ class ColumnFits:
     iterations: int
 
 
-def fit_columns(
+def fit_partition(
     X: FloatArray,
     y: FloatArray,
     W: FloatArray,
+    part: Partition,
     fam: Family,
     *,
     start: FloatArray | None = None,
     max_iter: int = 100,
     tol: float = 1e-10,
     names: Sequence[str] | None = None,
-) -> ColumnFits:
-    """Fit the GLM with every column of ``W`` ``(n, m)`` as prior weights (see the module).
+) -> Fits:
+    """Fit the GLM in every domain of ``part`` with every column of ``W`` ``(n, R)`` as prior
+    weights: ``D x R`` fits in one set of iterations (see the module).
 
-    ``start`` ``(p,)`` or ``(p, m)``: starting coefficients (R starts the replicate fits at
-    the full-sample estimate); default from the response. ``names``: column names of ``X``
-    for error messages. Raises :class:`WeightingError` on a
-    singular model matrix; warns :class:`ConvergenceWarning` when a fit stops at ``max_iter``.
+    ``start`` ``(p, D)`` or ``(p, D, R)``: starting coefficients (R starts the replicate fits
+    at the full-sample estimate); default from the response. ``names``: column names of ``X``
+    for error messages. Raises :class:`WeightingError` on a singular model matrix; warns
+    :class:`ConvergenceWarning` when a fit stops at ``max_iter``.
     """
     n, p = X.shape
-    m = W.shape[1]
+    D, R = part.n_groups, W.shape[1]
+    W = W * part.valid[:, None]
     scale = np.sqrt(np.mean(X[np.any(W != 0, axis=1)] ** 2, axis=0))
     scale = np.where(scale > 0, scale, 1.0)
     Xs = X / scale
-    aliased = weighted_grams(Xs**2, W, np.ones((n, 1)))[:, :, 0].T == 0
+    ones = np.ones((n, 1))
+    aliased = (part.gram(Xs**2, W, ones)[..., 0] == 0).transpose(2, 0, 1)  # (p, D, R)
     if start is None:
-        eta = np.repeat(fam.start(y)[:, None], m, axis=1)
+        eta = np.repeat(fam.start(y)[:, None], R, axis=1)
+        gamma = np.zeros((p, D, R))
     else:
-        gamma0 = np.nan_to_num(start.reshape(p, -1)) * scale[:, None]
-        eta = Xs @ np.broadcast_to(gamma0, (p, m))
+        gamma = np.array(np.broadcast_to(np.nan_to_num(start).reshape(p, D, -1), (p, D, R))) * scale[:, None, None]
+        eta = part.linear(Xs, gamma)
     mu = fam.linkinv(eta)
-    dev_old = fam.deviance(y, mu, W)
-    small_before = np.zeros(m, dtype=bool)
-    converged = np.zeros(m, dtype=bool)
-    gamma = np.zeros((p, m))
+    dev_old = part.sums(W * fam.unit_deviance(y, mu))
+    small_before = np.zeros((D, R), dtype=bool)
+    converged = np.zeros((D, R), dtype=bool)
+    flat_aliased = aliased.reshape(p, D * R)
     iterations = 0
     for iterations in range(1, max_iter + 1):
         mu_eta = fam.mu_eta(eta)
         with np.errstate(divide="ignore", invalid="ignore"):
-            c = W * mu_eta**2 / fam.variance(mu)
-            z = eta + (y[:, None] - mu) / mu_eta
-        c = np.where(W != 0, c, 0.0)
-        z = np.where(W != 0, z, 0.0)
-        G = weighted_grams(Xs, c)
+            c = np.where(W != 0, W * mu_eta**2 / fam.variance(mu), 0.0)
+            z = np.where(W != 0, eta + (y[:, None] - mu) / mu_eta, 0.0)
+        G = part.gram(Xs, c).reshape(D * R, p, p)
         if iterations == 1:
-            bad = rank_deficient(unalias(G, aliased))
+            bad = rank_deficient(unalias(G, flat_aliased))
             if bad.any():
-                raise _singular(Xs, c[:, int(np.flatnonzero(bad)[0])], names)
-        gamma_new = solve_grams(G, Xs.T @ (c * z), aliased)
-        eta_new = Xs @ gamma_new
+                d, r = divmod(int(np.flatnonzero(bad)[0]), R)
+                raise _singular(Xs, c[:, r] * (part.codes == d) * part.valid, names)
+        rhs = part.gram(Xs, c * z, ones)[..., 0].reshape(D * R, p).T
+        gamma_new = solve_grams(G, rhs, flat_aliased).reshape(p, D, R)
+        eta_new = part.linear(Xs, gamma_new)
         mu_new = fam.linkinv(eta_new)
-        dev = fam.deviance(y, mu_new, W)
+        dev = part.sums(W * fam.unit_deviance(y, mu_new))
         halvings = 0
         while not np.isfinite(dev).all() and iterations > 1 and halvings < 30:  # step halving, as glm.fit
             off = ~np.isfinite(dev)
             gamma_new[:, off] = (gamma_new[:, off] + gamma[:, off]) / 2.0
-            eta_new = Xs @ gamma_new
+            eta_new = part.linear(Xs, gamma_new)
             mu_new = fam.linkinv(eta_new)
-            dev = fam.deviance(y, mu_new, W)
+            dev = part.sums(W * fam.unit_deviance(y, mu_new))
             halvings += 1
         gamma, eta, mu = gamma_new, eta_new, mu_new
         with np.errstate(invalid="ignore"):
@@ -258,12 +243,12 @@ def fit_columns(
     if not converged.all():
         warnings.warn(
             f"the model did not converge in max_iter={max_iter} iterations for "
-            f"{int((~converged).sum())} of {m} weight column(s) (separation or a rare outcome?)",
+            f"{int((~converged).sum())} of {D * R} fit(s) (separation or a rare outcome?)",
             ConvergenceWarning,
             stacklevel=3,
         )
-    beta = np.where(aliased, np.nan, gamma / scale[:, None])
-    return ColumnFits(beta, aliased, converged, iterations)
+    beta = np.where(aliased, np.nan, gamma / scale[:, None, None])
+    return Fits(beta, aliased, converged, iterations)
 
 
 def _singular(Xs: FloatArray, c: FloatArray, names: Sequence[str] | None) -> WeightingError:

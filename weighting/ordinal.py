@@ -50,9 +50,9 @@ from .coefficients import (
     wald_table,
 )
 from .errors import ConvergenceWarning, WeightingError
-from .families import weighted_grams
 from .intervals import check_level
 from .model_frame import ModelFrame, build_model_frame
+from .partitions import Partition
 
 if TYPE_CHECKING:
     from .design import Design
@@ -143,9 +143,9 @@ def fit_olr(
     X = mf.X[:, keep]
     y, levels = outcome_codes(mf)
     domains = model_domains(design, by, mf.used)
-    member, labels = domains.member, domains.labels
-    W = w[:, None] * member
-    present = weighted_grams(np.eye(len(levels))[y], W, np.ones((w.size, 1)))[:, :, 0]  # (m, K)
+    labels, part = domains.labels, domains.partition
+    K = len(levels)
+    present = part.gram(np.eye(K)[y], w[:, None], np.ones((w.size, 1)))[:, 0, :, 0]  # (n_dom, K)
     empty = np.argwhere(present == 0)
     if empty.size:
         d, k = empty[0]
@@ -154,26 +154,24 @@ def fit_olr(
             f"response level {levels[k]!r} has no weight{where}: its cut point is not identified; "
             "collapse levels or domains"
         )
-    theta = newton(X, y, len(levels), W, None, max_iter, tol)
+    theta = newton(X, y, K, w[:, None], part, None, max_iter, tol)[:, :, 0]  # (k, n_dom)
     if design.replicates is not None:
-        thetas = np.empty((design.replicates.weights.shape[1], W.shape[1], theta.shape[0]))
+        Wrep = design.replicates.weights
+        thetas = np.empty((Wrep.shape[1], part.n_groups, theta.shape[0]))
         step = max(1, CHUNK_CELLS // max(w.size, 1))
-        for d in range(W.shape[1]):  # blocks of (domain, replicate) weight columns
-            R = design.replicates.weights.shape[1]
-            for r0 in range(0, R, step):
-                Wr = design.replicates.weights[:, r0 : min(R, r0 + step)] * member[:, [d]]
-                thetas[r0 : r0 + Wr.shape[1], d, :] = newton(X, y, len(levels), Wr, theta[:, d], max_iter, tol).T
+        for r0 in range(0, Wrep.shape[1], step):  # blocks of replicate columns, every domain at once
+            fit = newton(X, y, K, Wrep[:, r0 : r0 + step], part, theta, max_iter, tol)
+            thetas[r0 : r0 + step] = fit.transpose(2, 1, 0)
         cov = replicate_covariance(design, thetas, theta.T)
     else:
-        scores, hessian = derivatives(X, y, len(levels), W, theta)
-        Hinv = np.linalg.inv(hessian)
-        infl = np.einsum("ndk,dkl->ndl", scores, Hinv).reshape(w.size, -1)
-        cov = sandwich_covariance(design, infl, W.shape[1])
-    dfs = np.full(W.shape[1], base_df(design, mf.used, by is not None) - X.shape[1])
+        scores, hessian = derivatives(X, y, K, w[:, None], part, theta[:, :, None])
+        infl = part.linear_rows(scores, np.asarray(np.linalg.inv(hessian[:, 0]), dtype=np.float64))
+        cov = sandwich_covariance(design, infl, domains.codes, part.n_groups)
+    dfs = np.full(part.n_groups, base_df(design, mf.used, by is not None) - X.shape[1])
     names = [mf.names[j] for j in keep] + [f"{levels[k]}|{levels[k + 1]}" for k in range(len(levels) - 1)]
     table = coefficient_table(labels, names, theta.T, cov, dfs, level)
     model = labels.reset_index(drop=True).copy()
-    model["n"] = member.sum(axis=0).astype(np.int64)
+    model["n"] = domains.n
     model["df"] = dfs
     frame = ModelFrame(mf.X, mf.response, mf.used, mf.complete, tuple(names), shift, mf.levels, mf.spec, mf.columns)
     return OrdinalRegression(table, model, tuple(levels), frame, theta.T.copy(), cov, dfs, labels)
@@ -202,15 +200,18 @@ def outcome_codes(mf: ModelFrame) -> tuple[IntArray, list[Any]]:
 
 
 def _probabilities(
-    X: FloatArray, y: IntArray, K: int, theta: FloatArray
+    X: FloatArray, y: IntArray, part: Partition, theta: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """``a = zeta_y - eta`` and ``b = zeta_{y-1} - eta`` (``+-inf`` at the ends), the row
-    probabilities ``P`` and the logistic densities at ``a`` and ``b`` (all ``(n, m)``)."""
+    """``a = zeta_y - eta`` and ``b = zeta_{y-1} - eta`` (``+-inf`` at the ends) with every
+    row's own domain's parameters ``theta`` ``(k, D, R)``, the row probabilities ``P`` and the
+    logistic densities at ``a`` and ``b`` (all ``(n, R)``)."""
     p = X.shape[1]
-    eta = X @ theta[:p]
-    zeta = np.vstack([np.full((1, theta.shape[1]), -np.inf), theta[p:], np.full((1, theta.shape[1]), np.inf)])
-    a = zeta[y + 1] - eta
-    b = zeta[y] - eta
+    eta = part.linear(X, theta[:p])
+    zeta = part.per_row(theta[p:])  # (n, K-1, R)
+    edge = np.full((zeta.shape[0], 1, zeta.shape[2]), np.inf)
+    padded = np.concatenate([-edge, zeta, edge], axis=1)
+    a = np.take_along_axis(padded, (y + 1)[:, None, None], axis=1)[:, 0, :] - eta
+    b = np.take_along_axis(padded, y[:, None, None], axis=1)[:, 0, :] - eta
     Fa, Fb = special.expit(a), special.expit(b)
     # F(a) - F(b) = F(-b) - F(-a): take the form without cancellation
     P = np.where(a + b > 0, special.expit(-b) - special.expit(-a), Fa - Fb)
@@ -229,66 +230,81 @@ def _design_vectors(X: FloatArray, y: IntArray, K: int) -> tuple[FloatArray, Flo
 
 
 def derivatives(
-    X: FloatArray, y: IntArray, K: int, W: FloatArray, theta: FloatArray, per_row: bool = True
+    X: FloatArray, y: IntArray, K: int, W: FloatArray, part: Partition, theta: FloatArray, per_row: bool = True
 ) -> tuple[FloatArray, FloatArray]:
-    r"""Per-row scores of the negative log-likelihood, ``(n, m, k)`` (their sums, ``(k, m)``,
-    when not ``per_row``), and its Hessian ``(m, k, k)``.
+    r"""Scores of the negative log-likelihood and its Hessian ``(D, R, k, k)`` for every fit.
 
-    With :math:`g_i = (f(a_i) v_{a,i} - f(b_i) v_{b,i}) / P_i`: score :math:`-w_i g_i`,
-    Hessian :math:`\sum_i w_i [g_i g_i' - (f'(a_i) v_a v_a' - f'(b_i) v_b v_b')/P_i]`,
+    ``per_row``: the scores of every row for its own domain, ``(n, k)`` (one weight column);
+    else their sums, ``(D, R, k)``. With :math:`g_i = (f(a_i) v_{a,i} - f(b_i) v_{b,i}) / P_i`:
+    score :math:`-w_i g_i`, Hessian
+    :math:`\sum_i w_i [g_i g_i' - (f'(a_i) v_a v_a' - f'(b_i) v_b v_b')/P_i]`,
     :math:`f' = f(1 - 2F)` for the logistic.
     """
+    W = W * part.valid[:, None]
     Va, Vb = _design_vectors(X, y, K)
-    a, b, P, fa, fb = _probabilities(X, y, K, theta)
+    a, b, P, fa, fb = _probabilities(X, y, part, theta)
     with np.errstate(invalid="ignore", divide="ignore"):
         alpha = np.where(W != 0, fa / P, 0.0)
         beta = np.where(W != 0, -fb / P, 0.0)
         dfa = np.where(W != 0, fa * (1 - 2 * special.expit(a)) / P, 0.0)
         dfb = np.where(W != 0, fb * (1 - 2 * special.expit(b)) / P, 0.0)
     c1, c2, c3 = W * (alpha**2 - dfa), W * alpha * beta, W * (beta**2 + dfb)
-    cross = weighted_grams(Va, c2, Vb)
-    H = weighted_grams(Va, c1) + cross + cross.transpose(0, 2, 1) + weighted_grams(Vb, c3)
+    cross = part.gram(Va, c2, Vb)
+    H = part.gram(Va, c1) + cross + cross.transpose(0, 1, 3, 2) + part.gram(Vb, c3)
     if not per_row:
-        return -(Va.T @ (W * alpha) + Vb.T @ (W * beta)), H
-    scores = -(W * alpha)[:, :, None] * Va[:, None, :] - (W * beta)[:, :, None] * Vb[:, None, :]
-    return scores, H
+        ones = np.ones((X.shape[0], 1))
+        return -(part.gram(Va, W * alpha, ones) + part.gram(Vb, W * beta, ones))[..., 0], H
+    return -(W * alpha)[:, [0]] * Va - (W * beta)[:, [0]] * Vb, H
 
 
-def _objective(X: FloatArray, y: IntArray, K: int, W: FloatArray, theta: FloatArray) -> FloatArray:
-    """Negative weighted log-likelihood of every column (``inf`` with cut points out of order)."""
-    _, _, P, _, _ = _probabilities(X, y, K, theta)
+def _objective(X: FloatArray, y: IntArray, W: FloatArray, part: Partition, theta: FloatArray) -> FloatArray:
+    """Negative weighted log-likelihood of every fit, ``(D, R)`` (``inf`` with cut points out
+    of order)."""
+    _, _, P, _, _ = _probabilities(X, y, part, theta)
     with np.errstate(divide="ignore", invalid="ignore"):
-        value = -np.sum(np.where(W != 0, W * np.log(P), 0.0), axis=0)
+        value = -part.sums(np.where(W != 0, W * np.log(P), 0.0))
     ordered = np.all(np.diff(theta[X.shape[1] :], axis=0) > 0, axis=0)
     return np.where(ordered & np.isfinite(value), value, np.inf)
 
 
 def newton(
-    X: FloatArray, y: IntArray, K: int, W: FloatArray, start: FloatArray | None, max_iter: int, tol: float
+    X: FloatArray,
+    y: IntArray,
+    K: int,
+    W: FloatArray,
+    part: Partition,
+    start: FloatArray | None,
+    max_iter: int,
+    tol: float,
 ) -> FloatArray:
-    """Maximum-likelihood ``(beta, zeta)`` for every column of ``W``: ``(k, m)``."""
-    p, m = X.shape[1], W.shape[1]
-    if start is None:  # beta = 0, cut points at the logits of the weighted cumulative shares
-        shares = weighted_grams(np.eye(K)[y], W, np.ones((W.shape[0], 1)))[:, :, 0]
-        cum = np.cumsum(shares, axis=1)[:, :-1] / shares.sum(axis=1, keepdims=True)
-        theta = np.vstack([np.zeros((p, m)), special.logit(cum.T)])
+    """Maximum-likelihood ``(beta, zeta)`` in every domain with every weight column of ``W``
+    ``(n, R)``: ``(k, D, R)``; ``start`` ``(k, D)`` (default: ``beta = 0`` and the cut points
+    at the logits of the weighted cumulative shares)."""
+    W = W * part.valid[:, None]
+    p, D, R = X.shape[1], part.n_groups, W.shape[1]
+    if start is None:
+        shares = part.gram(np.eye(K)[y], W, np.ones((W.shape[0], 1)))[..., 0]  # (D, R, K)
+        cum = np.cumsum(shares, axis=2)[:, :, :-1] / shares.sum(axis=2, keepdims=True)
+        theta = np.concatenate([np.zeros((p, D, R)), special.logit(cum).transpose(2, 0, 1)])
     else:
-        theta = np.repeat(start.reshape(-1, 1), m, axis=1)
-    value = _objective(X, y, K, W, theta)
-    small_before = np.zeros(m, dtype=bool)
-    converged = np.zeros(m, dtype=bool)
+        theta = np.repeat(start[:, :, None], R, axis=2)
+    k = theta.shape[0]
+    value = _objective(X, y, W, part, theta)
+    small_before = np.zeros((D, R), dtype=bool)
+    converged = np.zeros((D, R), dtype=bool)
     for _ in range(max_iter):
-        grad, H = derivatives(X, y, K, W, theta, per_row=False)  # (k, m), (m, k, k)
-        step = np.linalg.solve(H, grad.T[:, :, None])[:, :, 0].T
+        grad, H = derivatives(X, y, K, W, part, theta, per_row=False)  # (D, R, k), (D, R, k, k)
+        step = np.linalg.solve(H.reshape(-1, k, k), grad.reshape(-1, k, 1))[:, :, 0].reshape(D, R, k)
+        step = step.transpose(2, 0, 1)
         new = theta - step
-        new_value = _objective(X, y, K, W, new)
+        new_value = _objective(X, y, W, part, new)
         for _ in range(40):  # step halving while out of order or worse
             worse = ~(new_value <= value + 1e-12 * np.abs(value))
             if not worse.any():
                 break
             step[:, worse] /= 2.0
             new[:, worse] = theta[:, worse] - step[:, worse]
-            new_value = np.where(worse, _objective(X, y, K, W, new), new_value)
+            new_value = np.where(worse, _objective(X, y, W, part, new), new_value)
         small = np.abs(new_value - value) / (np.abs(new_value) + 0.1) < tol
         theta, value = new, new_value
         converged = small & small_before
@@ -298,7 +314,7 @@ def newton(
     if not converged.all():
         warnings.warn(
             f"the ordinal model did not converge in max_iter={max_iter} iterations for "
-            f"{int((~converged).sum())} of {m} weight column(s)",
+            f"{int((~converged).sum())} of {D * R} fit(s)",
             ConvergenceWarning,
             stacklevel=3,
         )

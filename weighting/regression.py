@@ -56,15 +56,17 @@ from .coefficients import (
     wald_table,
 )
 from .errors import WeightingError
-from .families import Family, family, fit_columns, unalias, weighted_grams
+from .families import Family, family, fit_partition, unalias
 from .intervals import check_level, t_quantile
 from .model_frame import ModelFrame, build_model_frame
+from .partitions import Partition
 
 if TYPE_CHECKING:
     from .design import Design
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.intp]
 
 #: Replicate weight columns fitted at a time (rows x columns values).
 CHUNK_CELLS = 2_000_000
@@ -254,50 +256,50 @@ def fit_glm(
     y = np.where(mf.used, values, 0.0)
     fam.check_response(y[mf.used], f"response {mf.response.name!r}")
     domains = model_domains(design, by, mf.used)
-    member, labels = domains.member, domains.labels
-    W = w[:, None] * member
-    fits = fit_columns(mf.X, y, W, fam, max_iter=max_iter, tol=tol, names=mf.names)
-    beta = fits.beta  # (p, n_dom)
+    labels, part = domains.labels, domains.partition
+    fits = fit_partition(mf.X, y, w[:, None], part, fam, max_iter=max_iter, tol=tol, names=mf.names)
+    beta = fits.beta[:, :, 0]  # (p, n_dom)
     if design.replicates is not None:
-        thetas = replicate_fits(design, mf, y, member, beta, fam, max_iter, tol)
+        thetas = replicate_fits(design, mf, y, part, beta, fam, max_iter, tol)
         cov = replicate_covariance(design, thetas, beta.T)
     else:
-        cov = sandwich_covariance(design, glm_influence(mf.X, y, W, beta, fam), member.shape[1])
+        cov = sandwich_covariance(design, glm_influence(mf.X, y, w, part, beta, fam), domains.codes, len(labels))
     nan = np.isnan(beta.T)
     cov = np.where(nan[:, :, None] | nan[:, None, :], np.nan, cov)
-    p_eff = (~fits.aliased).sum(axis=0)
+    p_eff = (~fits.aliased[:, :, 0]).sum(axis=0)
     dfs = (base_df(design, mf.used, by is not None) + 1.0 - p_eff).astype(np.float64)
     table = coefficient_table(labels, mf.names, beta.T, cov, dfs, level)
     model = labels.reset_index(drop=True).copy()
-    model["n"] = member.sum(axis=0).astype(np.int64)
+    model["n"] = domains.n
     model["df"] = dfs
     model["dispersion"] = glm_dispersion(design, mf, y, domains, beta, fam)
     return Regression(table, model, fam.name, fam.link, mf, beta.T.copy(), cov, dfs, labels, level)
 
 
-def glm_influence(X: FloatArray, y: FloatArray, W: FloatArray, beta: FloatArray, fam: Family) -> FloatArray:
-    """Influence values :math:`U A^{-1}` of every domain's coefficients, ``(n, n_dom * p)``."""
+def glm_influence(
+    X: FloatArray, y: FloatArray, w: FloatArray, part: Partition, beta: FloatArray, fam: Family
+) -> FloatArray:
+    """Influence values :math:`U A_d^{-1}` of every row for its own domain's coefficients,
+    ``(n, p)`` (0 on rows in no domain)."""
     n, p = X.shape
-    eta = X @ np.nan_to_num(beta)
+    W = (w * part.valid)[:, None]
+    eta = part.linear(X, np.nan_to_num(beta)[:, :, None])
     mu, mu_eta = fam.linkinv(eta), fam.mu_eta(eta)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = fam.variance(mu)
         c = np.where(W != 0, W * mu_eta**2 / v, 0.0)
-        s = np.where(W != 0, W * (y[:, None] - mu) * mu_eta / v, 0.0)
-    G = weighted_grams(X, c)
+        s = np.where(W != 0, W * (y[:, None] - mu) * mu_eta / v, 0.0)[:, 0]
+    G = part.gram(X, c)[:, 0]  # (n_dom, p, p)
     aliased = np.isnan(beta)  # (p, n_dom)
-    eye = np.broadcast_to(np.eye(p)[None], G.shape)
-    Ainv = np.linalg.solve(unalias(G, aliased), eye)
-    scores = X[None, :, :] * s.T[:, :, None]  # (n_dom, n, p)
-    infl = np.matmul(scores, Ainv).transpose(1, 0, 2)  # one batched product, (n, n_dom, p)
-    return np.ascontiguousarray(infl.reshape(n, -1), dtype=np.float64)
+    Ainv = np.asarray(np.linalg.solve(unalias(G, aliased), np.broadcast_to(np.eye(p), G.shape)), dtype=np.float64)
+    return part.linear_rows(X * s[:, None], Ainv)
 
 
 def replicate_fits(
     design: Design,
     mf: ModelFrame,
     y: FloatArray,
-    member: FloatArray,
+    part: Partition,
     beta: FloatArray,
     fam: Family,
     max_iter: int,
@@ -306,17 +308,13 @@ def replicate_fits(
     """Coefficients refitted with every replicate's weights in every domain: ``(R, n_dom, p)``."""
     Wrep = design.replicates.weights
     n, R = Wrep.shape
-    n_dom, p = member.shape[1], beta.shape[0]
-    out = np.empty((R, n_dom, p))
+    out = np.empty((R, part.n_groups, beta.shape[0]))
     step = max(1, CHUNK_CELLS // max(n, 1))
-    for d in range(n_dom):  # blocks of (domain, replicate) weight columns, not single fits
-        for r0 in range(0, R, step):
-            r1 = min(R, r0 + step)
-            fit = fit_columns(
-                mf.X, y, Wrep[:, r0:r1] * member[:, [d]], fam, start=beta[:, d],
-                max_iter=max_iter, tol=tol, names=mf.names,
-            )
-            out[r0:r1, d, :] = fit.beta.T
+    for r0 in range(0, R, step):  # blocks of replicate columns, every domain at once
+        fit = fit_partition(
+            mf.X, y, Wrep[:, r0 : r0 + step], part, fam, start=beta, max_iter=max_iter, tol=tol, names=mf.names
+        )
+        out[r0 : r0 + step] = fit.beta.transpose(2, 1, 0)
     return out
 
 
@@ -325,19 +323,27 @@ def glm_dispersion(
 ) -> FloatArray:
     """R's ``summary.svyglm`` dispersion of every domain (see the module notes)."""
     w = design.weights
-    member, rows = domains.member, domains.rows
-    complete = rows & mf.complete[:, None]
-    mu = fam.linkinv(mf.X @ np.nan_to_num(beta))
+    D = len(domains.labels)
+    used, rows = domains.codes, domains.all_codes
+    complete = np.where(mf.complete, rows, -1)
+
+    def sums(codes: IntArray, values: FloatArray | None = None) -> FloatArray:
+        inside = codes >= 0
+        weights = None if values is None else values[inside]
+        return np.bincount(codes[inside], weights=weights, minlength=D).astype(np.float64)
+
     calibrated = design.replicates is None and design.calibrated  # R keeps every row, weight 0
-    n_all = np.full(rows.shape[1], float(w.size)) if calibrated else rows.sum(axis=0)
-    n_used = np.full(rows.shape[1], float(w.size)) if calibrated else complete.sum(axis=0)
-    ratio = ((w[:, None] * complete).sum(axis=0) / n_used) / ((w[:, None] * rows).sum(axis=0) / n_all)
+    n_all = np.full(D, float(w.size)) if calibrated else sums(rows)
+    n_used = np.full(D, float(w.size)) if calibrated else sums(complete)
+    ratio = (sums(complete, w) / n_used) / (sums(rows, w) / n_all)
     # svyvar counts the rows with a nonzero weight (replicate designs: every row)
-    n = member.sum(axis=0) if design.replicates is None else complete.sum(axis=0).astype(np.float64)
+    n = sums(used) if design.replicates is None else sums(complete)
+    part = domains.partition
+    mu = fam.linkinv(part.linear(mf.X, np.nan_to_num(beta)[:, :, None]))[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = (y[:, None] - mu) * np.sqrt(ratio)[None, :] / np.sqrt(fam.variance(mu))
-        ww = w[:, None] * member
-        total = ww.sum(axis=0)
-        rbar = (ww * np.nan_to_num(r)).sum(axis=0) / total
-        out = (ww * np.nan_to_num(r - rbar[None, :]) ** 2).sum(axis=0) / total * n / (n - 1.0)
+        r = np.nan_to_num((y - mu) * np.sqrt(ratio[part.codes]) / np.sqrt(fam.variance(mu)))
+        ww = np.where(part.valid, w, 0.0)
+        total = sums(used, ww)
+        rbar = sums(used, ww * r) / total
+        out = sums(used, ww * (r - rbar[part.codes]) ** 2) / total * n / (n - 1.0)
     return np.asarray(out, dtype=np.float64)
