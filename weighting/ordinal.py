@@ -8,8 +8,8 @@ estimates maximise the weighted log-likelihood :math:`\sum_i w_i \log P_i`,
 
 Notes (R ``survey`` 4.1.1 ``svyolr``; Lumley 2010, sec. 6.3.2):
 
-* Newton-Raphson with the analytic gradient and Hessian, for every weight column at once
-  (domains, replicates), step halving while the cut points are out of order or the
+* Newton-Raphson with the analytic gradient and Hessian, for every domain and replicate at
+  once (:mod:`weighting.partitions`), step halving while the cut points are out of order or the
   likelihood falls; converged when the log-likelihood changes by less than ``tol`` relative
   at two successive iterations.
 * Linearisation: influence values :math:`s_i H^{-1}` (per-row scores of the negative

@@ -29,8 +29,9 @@ Notes (R ``survey`` 4.1.1: ``svyglm``, ``svy.varcoef``, ``summary.svyglm``, ``re
   multiplies its dispersion by the number of rows; we report the same quantity as for
   linearisation designs (R's value divided by that number).
 * Domains: :meth:`Design.subset` keeps every PSU in the variance; ``by=`` fits every domain
-  in the same iterations (each domain a weight column) and estimates its covariance from
-  the full design, as ``svyby(..., svyglm)``.
+  in the same iterations (:mod:`weighting.partitions`) and estimates its covariance from
+  the full design, as ``svyby(..., svyglm)``; its degrees of freedom are the design's, as
+  in every ``by`` table (R's ``svyby`` would use each domain's).
 * A predictor column with no weight in a domain (a level absent there) gives a NaN
   coefficient (R's aliased ``NA``); other linear dependencies raise :class:`WeightingError`.
 """
