@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from .adjustment import Adjustment
+from .calfun import CalibrationFunction
 from .design import Design
 from .diagnostics import kish_effective_size, weight_summary, weighting_design_effect
 from .errors import ConvergenceWarning, WeightingError
@@ -21,14 +22,20 @@ from .indices import (
     rank_intervals,
     ranked_composite,
 )
+from .ordinal import OrdinalRegression
 from .quality import QualityRules, quality_flags
+from .regression import Regression
 from .replication import ReplicateWeights
+from .supplied_replicates import replicate_design
 
 __all__ = [
     "Adjustment",
+    "CalibrationFunction",
     "ConvergenceWarning",
     "Design",
+    "OrdinalRegression",
     "QualityRules",
+    "Regression",
     "ReplicateWeights",
     "WeightingError",
     "bootstrap_rank_intervals",
@@ -39,6 +46,7 @@ __all__ = [
     "quality_flags",
     "rank_intervals",
     "ranked_composite",
+    "replicate_design",
     "weight_summary",
     "weighting_design_effect",
 ]

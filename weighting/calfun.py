@@ -7,15 +7,47 @@ iterations loop over iterations and replicate columns, never over rows).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 
 FloatArray = NDArray[np.float64]
 
-METHODS = ("linear", "raking", "logit")
+METHODS = ("linear", "raking", "logit", "sinh")
+
+
+@dataclass(frozen=True)
+class CalibrationFunction:
+    r"""A user calibration distance (R ``make.calfun``), given by its g-weight function.
+
+    Parameters
+    ----------
+    g : callable
+        ``g(u, lower, upper)``: the g-weights :math:`F(u)` for :math:`u = x'\lambda` (an
+        array), with :math:`F(0) = 1`; ``lower``/``upper`` are the calibration ``bounds``
+        (``-inf``/``inf`` without bounds). R's ``Fm1`` is :math:`F - 1`.
+    dg : callable
+        ``dg(u, lower, upper)``: the derivative :math:`F'(u)` (0 where a bound truncates).
+    name : str
+        Recorded in the adjustment's details.
+
+    Examples
+    --------
+    The Hellinger distance :math:`G(g) = 2(\sqrt g - 1)^2`, :math:`F(u) = (1 - u/2)^{-2}`:
+
+    >>> hellinger = CalibrationFunction(lambda u, lo, hi: (1 - u / 2) ** -2.0,
+    ...                                 lambda u, lo, hi: (1 - u / 2) ** -3.0, "hellinger")
+    >>> float(hellinger.g(np.array([0.0]), -np.inf, np.inf)[0])
+    1.0
+    """
+
+    g: Callable[[FloatArray, float, float], ArrayLike]
+    dg: Callable[[FloatArray, float, float], ArrayLike]
+    name: str = "user"
 #: Ratio of population to sample totals above which R's ``grake`` rescales the weights first.
 RESCALE_THRESHOLD = 20.0
 #: Relative tolerance of the Moore–Penrose inverse (R: ``MASS::ginv(tol = 256 * eps)``).
@@ -38,9 +70,14 @@ class Distance:
     method: str
     lower: float
     upper: float
+    function: CalibrationFunction | None = None
 
     def g(self, u: FloatArray) -> FloatArray:
         """g-weights :math:`F(u)`, :math:`F(0) = 1`."""
+        if self.function is not None:
+            return np.asarray(self.function.g(u, self.lower, self.upper), dtype=np.float64)
+        if self.method == "sinh":
+            return np.clip(_sinh_inverse(u), self.lower, self.upper)
         if self.method == "linear":
             return np.clip(1.0 + u, self.lower, self.upper)
         if self.method == "raking":
@@ -52,6 +89,8 @@ class Distance:
 
     def evaluate(self, u: FloatArray) -> tuple[FloatArray, FloatArray]:
         """``(g(u), dg(u))`` sharing the exponentials (one pass over an (n, R) array each)."""
+        if self.function is not None or self.method == "sinh":
+            return self.g(u), self.dg(u)
         if self.method == "raking" and np.isinf(self.lower) and np.isinf(self.upper):
             with np.errstate(over="ignore"):
                 e = np.exp(u)
@@ -65,6 +104,12 @@ class Distance:
 
     def dg(self, u: FloatArray) -> FloatArray:
         """Derivative :math:`F'(u)` (zero where a bound truncates)."""
+        if self.function is not None:
+            return np.asarray(self.function.dg(u, self.lower, self.upper), dtype=np.float64)
+        if self.method == "sinh":  # R cal.sinh: zero unless lower - 1 < u < upper - 1
+            p = np.arcsinh(2.0 * u)
+            d = (1.0 + p / np.sqrt(p * p + 4.0)) / np.sqrt(1.0 + 4.0 * u * u)
+            return np.where((u > self.lower - 1.0) & (u < self.upper - 1.0), d, 0.0)
         if self.method == "linear":
             inside = (1.0 + u > self.lower) & (1.0 + u < self.upper)
             return inside.astype(np.float64)
@@ -76,6 +121,48 @@ class Distance:
         A = (U - L) / ((U - 1.0) * (1.0 - L))
         s = expit(A * u + np.log((1.0 - L) / (U - 1.0)))
         return (U - L) * A * s * (1.0 - s)
+
+
+def _sinh_inverse(u: FloatArray) -> FloatArray:
+    r"""R ``cal.sinh``'s g-weights (survey 4.1.1, :math:`\alpha = 1`):
+    :math:`(p + \sqrt{p^2 + 4})/2` with :math:`p = \operatorname{asinh}(2u)`, clipped to the
+    bounds (which R requires to be finite)."""
+    p = np.arcsinh(2.0 * u)
+    return np.asarray((p + np.sqrt(p * p + 4.0)) / 2.0, dtype=np.float64)
+
+
+def trim_g(G: FloatArray, W: FloatArray, lower: float, upper: float) -> tuple[FloatArray, FloatArray]:
+    r"""R ``calibrate(trim=)``: g-weights outside ``[lower, upper]`` are set to the bound and the
+    weight they lose or gain, :math:`\sum (g - g')w`, is shared by the other units in
+    proportion to their weights ``W`` (one pass, column by column). Returns the new g-weights
+    and the number trimmed per column.
+
+    Examples
+    --------
+    >>> G, k = trim_g(np.array([[0.5], [1.0], [2.0]]), np.ones((3, 1)), 0.8, 1.5)
+    >>> G[:, 0], k
+    (array([0.8, 1.2, 1.5]), array([2]))
+    """
+    clipped = np.clip(G, lower, upper)
+    outside = (lower > G) | (upper < G)
+    excess = ((G - clipped) * W).sum(axis=0)
+    inside_w = (W * ~outside).sum(axis=0)
+    share = np.divide(excess, inside_w, out=np.zeros_like(excess), where=inside_w > 0)
+    return np.where(outside, clipped, clipped + share), outside.sum(axis=0)
+
+
+def cluster_means(values: FloatArray, codes: NDArray[np.intp]) -> FloatArray:
+    """Every row's cluster mean of each column of ``values`` (R ``ave``), for ``aggregate``.
+
+    Examples
+    --------
+    >>> cluster_means(np.array([[1.0], [3.0], [5.0]]), np.array([0, 0, 1]))[:, 0]
+    array([2., 2., 5.])
+    """
+    n_groups = int(codes.max()) + 1
+    S = sp.csr_matrix((np.ones(codes.size), (codes, np.arange(codes.size))), shape=(n_groups, codes.size))
+    counts = np.bincount(codes, minlength=n_groups).astype(np.float64)
+    return np.asarray((np.asarray(S @ values) / counts[:, None])[codes], dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ re-exported here.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -16,12 +17,19 @@ import pandas as pd
 import scipy.linalg
 
 from weighting.adjustment import Adjustment, FloatArray
-from weighting.calfun import METHODS, Distance, solve_calibration
+from weighting.calfun import (
+    METHODS,
+    CalibrationFunction,
+    Distance,
+    cluster_means,
+    solve_calibration,
+    trim_g,
+)
 from weighting.cells import as_matrix, check_weights, match_levels, require_columns
 from weighting.errors import ConvergenceWarning, WeightingError
 from weighting.raking import rake
 
-__all__ = ["calibrate", "rake"]
+__all__ = ["CalibrationFunction", "calibrate", "rake"]
 
 #: Relative tolerance with which the categorical auxiliaries' grand totals must agree.
 GRAND_TOTAL_RTOL = 1e-6
@@ -140,22 +148,64 @@ def _weighted_qr(aux: _Auxiliaries, whalf: FloatArray) -> FloatArray:
     return np.asarray(Q, dtype=np.float64)
 
 
-def _distance(method: str, bounds: tuple[float, float] | None) -> Distance:
+def _distance(method: str | CalibrationFunction, bounds: tuple[float, float] | None) -> Distance:
+    if isinstance(method, CalibrationFunction):
+        lower, upper = (-np.inf, np.inf) if bounds is None else _bounds(bounds)
+        distance = Distance(method.name, lower, upper, method)
+        at_zero = np.asarray(distance.g(np.zeros(1)), dtype=np.float64)
+        if at_zero.shape != (1,) or not np.isclose(at_zero[0], 1.0, rtol=0, atol=1e-12):
+            raise WeightingError(
+                f"method: the calibration function {method.name!r} must give g = 1 at u = 0 (an "
+                f"array of the shape of u); got {at_zero.tolist()}"
+            )
+        return distance
     if method not in METHODS:
-        raise WeightingError(f"method must be one of {METHODS}, got {method!r}")
+        raise WeightingError(f"method must be one of {METHODS} or a CalibrationFunction, got {method!r}")
     if bounds is None:
-        if method == "logit":
-            raise WeightingError("method='logit' needs finite bounds=(lower, upper)")
+        if method in ("logit", "sinh"):
+            raise WeightingError(f"method={method!r} needs finite bounds=(lower, upper)")
         return Distance(method, -np.inf, np.inf)
+    lower, upper = _bounds(bounds)
+    if method in ("logit", "sinh") and not (np.isfinite(lower) and np.isfinite(upper)):
+        raise WeightingError(f"method={method!r} needs finite bounds, got {bounds!r}")
+    return Distance(method, lower, upper)
+
+
+def _bounds(bounds: tuple[float, float]) -> tuple[float, float]:
     try:
         lower, upper = (float(b) for b in bounds)
     except (TypeError, ValueError):
         raise WeightingError(f"bounds must be a pair (lower, upper), got {bounds!r}") from None
     if not lower < 1 < upper:
         raise WeightingError(f"bounds must satisfy lower < 1 < upper, got {bounds!r}")
-    if method == "logit" and not (np.isfinite(lower) and np.isfinite(upper)):
-        raise WeightingError(f"method='logit' needs finite bounds, got {bounds!r}")
-    return Distance(method, lower, upper)
+    return lower, upper
+
+
+def _trim_bounds(trim: tuple[float, float] | None) -> tuple[float, float] | None:
+    if trim is None:
+        return None
+    try:
+        lower, upper = (float(b) for b in trim)
+    except (TypeError, ValueError):
+        raise WeightingError(f"trim must be a pair (lower, upper) of g-weights, got {trim!r}") from None
+    if not lower < upper:
+        raise WeightingError(f"trim must satisfy lower < upper, got {trim!r}")
+    return lower, upper
+
+
+def _aggregated(aux: _Auxiliaries, aggregate: Any, n: int) -> tuple[_Auxiliaries, np.ndarray | None]:
+    """The auxiliaries averaged within the clusters of ``aggregate`` (R ``aggregate.stage``)."""
+    if aggregate is None:
+        return aux, None
+    values = np.asarray(aggregate)
+    if values.shape != (n,):
+        raise WeightingError(f"aggregate must give one cluster per row ({n}); got shape {values.shape}")
+    codes_, _ = pd.factorize(values)
+    if (codes_ < 0).any():
+        raise WeightingError(f"aggregate has {int((codes_ < 0).sum())} missing cluster id(s)")
+    codes = codes_.astype(np.intp)
+    X, T = aux.r_basis
+    return dataclasses.replace(aux, X=cluster_means(aux.X, codes), r_basis=(cluster_means(X, codes), T)), codes
 
 
 def calibrate(
@@ -163,10 +213,12 @@ def calibrate(
     weights: FloatArray,
     totals: Mapping[Any, Any],
     *,
-    method: str = "linear",
+    method: str | CalibrationFunction = "linear",
     bounds: tuple[float, float] | None = None,
     max_iter: int = 100,
     tol: float = 1e-10,
+    trim: tuple[float, float] | None = None,
+    aggregate: Any = None,
 ) -> Adjustment:
     r"""Calibrate ``weights`` so that the weighted totals of the auxiliaries equal ``totals``.
 
@@ -185,10 +237,12 @@ def calibrate(
         (whose counts must share the same grand total): the column space, hence the weights
         and residuals, of R's ``~ a + b + x`` with its intercept and treatment contrasts. A
         level with population count 0 and no units is dropped, as R does.
-    method : {"linear", "raking", "logit"}
+    method : {"linear", "raking", "logit", "sinh"} or CalibrationFunction
         Distance function: :math:`g = 1 + x'\lambda` (GREG; truncated to ``bounds`` when given),
-        :math:`g = \exp(x'\lambda)` (clipped to ``bounds`` when given), or the logit distance
-        with ``bounds = (L, U)``, :math:`L < g < U`.
+        :math:`g = \exp(x'\lambda)` (clipped to ``bounds`` when given), the logit distance
+        with ``bounds = (L, U)``, :math:`L < g < U`, R's ``cal.sinh`` (finite ``bounds``
+        required, as R), or a user distance (:class:`~weighting.calfun.CalibrationFunction`,
+        R's ``make.calfun``).
     bounds : (float, float), optional
         Bounds :math:`(L, U)` on the g-weights, :math:`L < 1 < U`; required for ``"logit"``.
     max_iter : int, default 100
@@ -196,6 +250,17 @@ def calibrate(
     tol : float, default 1e-10
         Convergence when :math:`\max_j |X_j - \hat X_j| / (1 + |X_j|) < ` ``tol``, the
         criterion of R's ``grake`` (its ``epsilon``).
+    trim : (float, float), optional
+        Bounds on the g-weights applied after calibrating (R ``calibrate(trim=)``): g-weights
+        outside are set to the bound and the difference in weight is shared by the other
+        units in proportion to their weights, in one pass; the totals are then met only
+        approximately. R ignores ``trim`` for the linear distance without bounds (its
+        ``regcalibrate`` path); here it always applies, as R does with ``calfun=cal.linear``.
+    aggregate : array_like, shape (n,), optional
+        Cluster (e.g. household) of every row: integrated weighting (Lemaître & Dufour 1987;
+        R ``aggregate.stage``/``aggregate.index``). The auxiliaries and the weights are
+        replaced by their cluster means before calibrating, so every row of a cluster gets the
+        same g-weight (one weight per cluster when the design weights are equal within it).
 
     Returns
     -------
@@ -249,13 +314,16 @@ def calibrate(
     if not tol > 0:
         raise WeightingError(f"tol must be positive, got {tol!r}")
     distance = _distance(method, bounds)
+    trim_to = _trim_bounds(trim)
     w = check_weights(weights, len(data))
-    aux = _model_matrix(data, totals, w)
-    whalf = np.sqrt(w)
+    aux, clusters = _aggregated(_model_matrix(data, totals, w), aggregate, len(data))
+    wc = w if clusters is None else cluster_means(w[:, None], clusters)[:, 0]
+    whalf = np.sqrt(wc)
     Q = _weighted_qr(aux, whalf)
 
-    fit = solve_calibration(aux.X, w[:, None], aux.targets, distance, max_iter, tol, aux.r_basis)
-    g = fit.g[:, 0]
+    fit = solve_calibration(aux.X, wc[:, None], aux.targets, distance, max_iter, tol, aux.r_basis)
+    G, n_trimmed = (fit.g, np.zeros(1, dtype=np.intp)) if trim_to is None else trim_g(fit.g, wc[:, None], *trim_to)
+    g = G[:, 0]
     if not fit.converged[0]:
         worst = aux.names[int(fit.worst[0])]
         warnings.warn(
@@ -275,7 +343,8 @@ def calibrate(
 
     def reapply(weights_in: FloatArray) -> FloatArray:
         M, flat = as_matrix(weights_in)
-        rep = solve_calibration(aux.X, M, aux.targets, distance, max_iter, tol, aux.r_basis)
+        Mc = M if clusters is None else cluster_means(M, clusters)
+        rep = solve_calibration(aux.X, Mc, aux.targets, distance, max_iter, tol, aux.r_basis)
         if not rep.converged.all():
             warnings.warn(
                 f"calibration of {int((~rep.converged).sum())} replicate column(s) did not "
@@ -283,7 +352,7 @@ def calibrate(
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        out = M * rep.g
+        out = M * (rep.g if trim_to is None else trim_g(rep.g, Mc, *trim_to)[0])
         return out[:, 0] if flat else out
 
     def residualize(z: FloatArray) -> FloatArray:
@@ -300,7 +369,7 @@ def calibrate(
         reapply=reapply,
         residualize=residualize,
         details={
-            "method": method,
+            "method": method if isinstance(method, str) else method.name,
             "bounds": None if bounds is None else (distance.lower, distance.upper),
             "names": tuple(aux.names),
             "iterations": int(fit.iterations),
@@ -309,5 +378,8 @@ def calibrate(
             "g_min": float(g[positive].min()),
             "g_max": float(g[positive].max()),
             "n_negative": int(np.sum(new < 0)),
+            "trim": trim_to,
+            "n_trimmed": int(n_trimmed[0]),
+            "clusters": None if clusters is None else int(clusters.max()) + 1,
         },
     )

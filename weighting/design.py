@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,11 @@ from .domains import as_columns, check_columns, domain_df
 from .errors import WeightingError
 from .influence import replicate_rank, with_weights
 from .stages import LONELY_PSU, Stage, build_stages, design_weights, factorize_column
+
+if TYPE_CHECKING:
+    from .calfun import CalibrationFunction
+    from .ordinal import OrdinalRegression
+    from .regression import Regression
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -101,6 +106,7 @@ class Design:
     _df: float
     _replicates: Any
     _spec: dict[str, Any]
+    _subset_df: str = "design"
 
     def __init__(
         self,
@@ -447,6 +453,100 @@ class Design:
 
         return chisq_table(self, row, column, test=test, by=by)
 
+    def glm(
+        self,
+        formula: str | None = None,
+        *,
+        response: Hashable | None = None,
+        predictors: ColumnSpec = None,
+        family: str = "gaussian",
+        reference: Mapping[Hashable, Any] | None = None,
+        intercept: bool = True,
+        by: ColumnSpec = None,
+        level: float = 0.95,
+        max_iter: int = 100,
+        tol: float = 1e-10,
+    ) -> Regression:
+        """Design-based generalised linear model (R ``svyglm``); see :mod:`weighting.regression`.
+
+        Parameters
+        ----------
+        formula : str, optional
+            ``"y ~ x + g + x:g"`` (formulaic syntax; backquote names that are not
+            identifiers). Or give ``response`` and ``predictors`` (column names).
+        family : {"gaussian", "quasibinomial", "quasipoisson"}
+            Linear, logistic or log-linear model (``"binomial"`` and ``"poisson"`` are the same
+            as the quasi families: equal estimates and design-based SEs).
+        reference : mapping, optional
+            ``{column: level}``: reference level of a categorical predictor (default: the first
+            category, or the first in sorted order).
+        intercept : bool, default True
+            Columns form only (in a formula write ``0 +`` to drop it).
+        by : column name or list, optional
+            Fit the model in every domain (full design kept for the variance).
+        level : float, default 0.95
+            Confidence level of the coefficient intervals.
+        max_iter, tol : int, float
+            IRLS iteration cap and relative deviance tolerance.
+
+        Returns
+        -------
+        Regression
+            ``.coefficients`` (``term, estimate, se, t, df, p, ci_low, ci_high``), ``.model``
+            (``n, df, dispersion``), ``.wald_test(terms)``, ``.predict(newdata)``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> data = pd.DataFrame({"w": [1.0, 2.0, 1.0, 2.0, 1.0], "x": [1.0, 2.0, 3.0, 4.0, 5.0],
+        ...                      "y": [2.1, 3.9, 6.2, 7.8, 10.1]})
+        >>> fit = Design(data, weights="w").glm("y ~ x")
+        >>> fit.coefficients[["term", "estimate"]].round(4)
+                term  estimate
+        0  Intercept    0.0214
+        1          x    1.9833
+        """
+        from .regression import fit_glm
+
+        return fit_glm(
+            self, formula, response=response, predictors=predictors, family_name=family,
+            reference=reference, intercept=intercept, by=by, level=level, max_iter=max_iter, tol=tol,
+        )
+
+    def ordinal_logit(
+        self,
+        formula: str | None = None,
+        *,
+        response: Hashable | None = None,
+        predictors: ColumnSpec = None,
+        reference: Mapping[Hashable, Any] | None = None,
+        by: ColumnSpec = None,
+        level: float = 0.95,
+        max_iter: int = 100,
+        tol: float = 1e-12,
+    ) -> OrdinalRegression:
+        """Proportional-odds model for an ordinal outcome (R ``svyolr``, logit link).
+
+        The outcome is numeric codes (e.g. Likert 1-5) or an ordered pandas ``category``;
+        arguments as :meth:`glm`. Returns an ``OrdinalRegression`` whose ``.coefficients``
+        has the coefficients and the cut points (``"1|2"``, ...) with design-based SEs; see
+        :mod:`weighting.ordinal`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> data = pd.DataFrame({"y": [1, 2, 3, 1, 2, 3, 3, 2], "x": [0.0, 1, 2, 1, 0, 3, 1, 2]})
+        >>> fit = Design(data, weights=None).ordinal_logit("y ~ x")
+        >>> fit.coefficients["term"].tolist()
+        ['x', '1|2', '2|3']
+        """
+        from .ordinal import fit_olr
+
+        return fit_olr(
+            self, formula, response=response, predictors=predictors, reference=reference, by=by,
+            level=level, max_iter=max_iter, tol=tol,
+        )
+
     # ------------------------------------------------------------------ domains
     def subset(self, mask: ArrayLike, *, df: str = "design") -> Design:
         """Restrict estimates to a domain; every PSU and stratum stays in the variance.
@@ -482,7 +582,7 @@ class Design:
         new_df = self._df
         if df == "domain":
             new_df = float(self._domain_df(inside & (self._weights != 0)))
-        return self._evolve(subset=inside, df=new_df)
+        return self._evolve(subset=inside, df=new_df, subset_df=df)
 
     def drop_rows(self, keep: BoolArray) -> Design:
         """A new design on the rows ``keep`` only (PSU counts and df recomputed)."""
@@ -526,17 +626,50 @@ class Design:
         self,
         totals: Mapping[Hashable, Any],
         *,
-        method: str = "linear",
+        method: str | CalibrationFunction = "linear",
         bounds: tuple[float, float] | None = None,
         max_iter: int = 100,
         tol: float = 1e-10,
+        trim: tuple[float, float] | None = None,
+        aggregate: int | ColumnSpec = None,
     ) -> Design:
-        """Calibrate to auxiliary totals (linear/GREG, raking or logit distance)."""
+        """Calibrate to auxiliary totals (linear/GREG, raking, logit, sinh or a user distance).
+
+        See :func:`weighting.calibration.calibrate`. ``trim=(lower, upper)`` bounds the
+        g-weights after calibrating (R ``trim=``). ``aggregate`` gives one g-weight per
+        cluster (integrated household weighting): a stage of the design's ``psu`` (``1`` for
+        the PSUs, ``2`` for the second-stage units within them; R ``aggregate.stage``) or the
+        column(s) whose values identify the clusters.
+        """
         from .calibration import calibrate
 
+        clusters = None if aggregate is None else self._aggregate_codes(aggregate)
         return self._adjusted(
-            calibrate(self._data, self._weights, totals, method=method, bounds=bounds, max_iter=max_iter, tol=tol)
+            calibrate(
+                self._data, self._weights, totals, method=method, bounds=bounds, max_iter=max_iter,
+                tol=tol, trim=trim, aggregate=clusters,
+            )
         )
+
+    def _aggregate_codes(self, aggregate: int | ColumnSpec) -> IntArray:
+        """Cluster codes for ``calibrate(aggregate=)``: a stage of ``psu`` (nested in the
+        strata and the earlier stages) or the values of the given columns."""
+        from .cells import combine_codes
+
+        if isinstance(aggregate, (int, np.integer)) and not isinstance(aggregate, bool):
+            stages = as_columns(self._spec["psu"], "psu")
+            if not 1 <= int(aggregate) <= len(stages):
+                raise WeightingError(
+                    f"aggregate: stage {int(aggregate)} does not exist; the design has "
+                    f"{len(stages)} stage(s) of psu"
+                )
+            columns = ([self._spec["strata"]] if self._spec["strata"] is not None else []) + stages[: int(aggregate)]
+        else:
+            columns = as_columns(aggregate, "aggregate")
+            check_columns(self._data, columns, "aggregate")
+        if self._data[columns].isna().to_numpy().any():
+            raise WeightingError(f"aggregate: columns {columns} have missing values")
+        return combine_codes([self._data[c] for c in columns])[0]
 
     def trim(self, *, lower: float | None = None, upper: float | None = None, strict: bool = False) -> Design:
         """Trim weights to ``[lower, upper]`` and spread the excess over the other units."""
@@ -558,7 +691,8 @@ class Design:
         rng: int | np.random.Generator | None = None,
         fay: float | None = None,
     ) -> Design:
-        """Switch to replicate variance (``jk1``, ``jkn``, ``brr``, ``fay``, ``bootstrap``).
+        """Switch to replicate variance (``jk1``, ``jkn``, ``brr``, ``fay``, ``bootstrap``,
+        ``subbootstrap``, ``canty_davison``; see :func:`weighting.replication.replicate_weights`).
 
         Replicate weights are built from the base weights (R ``as.svrepdesign``, keeping a
         first-stage FPC for the jackknives: a census stratum gets no replicate; a stratum with
@@ -568,16 +702,22 @@ class Design:
         :math:`V = s \\sum_r c_r (\\hat\\theta_r - \\bar\\theta)^2` and df = rank of the
         replicate weights minus 1 (R ``degf``).
         """
-        from .replication import replicate_weights
+        from .replication import METHODS, replicate_weights
 
+        if self._replicates is not None and self._replicates.method not in METHODS:
+            raise WeightingError(
+                f"this design has supplied replicate weights (type {self._replicates.method!r}) and "
+                "no strata or PSUs to build others from"
+            )
         s1 = self._stages[0]
         strata = s1.cluster_stratum[s1.cluster]
         correction = None
         if s1.population is not None and method in ("jk1", "jkn"):
             correction = (1.0 - s1.fraction)[strata]
+        population = None if s1.population is None else s1.population[strata]
         rep = replicate_weights(
             method, self._base_weights, strata, s1.cluster, replicates=replicates, rng=rng, fay=fay,
-            lonely_psu=self._lonely_psu, fpc_correction=correction,
+            lonely_psu=self._lonely_psu, fpc_correction=correction, population=population,
         )
         df = float(replicate_rank(rep.weights) - 1)
         W = rep.weights

@@ -15,13 +15,15 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from weighting.adjustment import FloatArray
+from weighting.bootstrap import canty_davison_factors
 from weighting.cells import check_weights, combine_codes
 from weighting.errors import WeightingError
 from weighting.hadamard import hadamard
 from weighting.stages import LONELY_PSU
 
 IntArray = NDArray[np.intp]
-METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap")
+METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap", "canty_davison")
+BOOTSTRAPS = ("bootstrap", "subbootstrap", "canty_davison")
 #: Default number of bootstrap replicates (R's ``subbootweights`` default).
 DEFAULT_BOOTSTRAP_REPLICATES = 50
 DEFAULT_FAY = 0.5
@@ -44,7 +46,8 @@ class ReplicateWeights:
     mse : bool
         Centre the squared deviations on the full-sample estimate instead of the replicate mean.
     method : str
-        ``"jk1"``, ``"jkn"``, ``"brr"``, ``"fay"`` or ``"bootstrap"``.
+        ``"jk1"``, ``"jkn"``, ``"brr"``, ``"fay"``, ``"bootstrap"`` (= ``"subbootstrap"``) or
+        ``"canty_davison"``.
     """
 
     weights: FloatArray
@@ -230,21 +233,24 @@ def replicate_weights(
     fay: float | None = None,
     lonely_psu: str = "fail",
     fpc_correction: ArrayLike | None = None,
+    population: ArrayLike | None = None,
 ) -> ReplicateWeights:
     r"""Replicate weights for a stratified cluster design.
 
     Parameters
     ----------
-    method : {"jk1", "jkn", "brr", "fay", "bootstrap"}
+    method : {"jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap", "canty_davison"}
         Delete-one-PSU jackknife without strata, stratified jackknife, balanced repeated
-        replication, Fay's BRR, Rao–Wu rescaling bootstrap.
+        replication, Fay's BRR, Rao–Wu rescaling bootstrap (``"bootstrap"`` and
+        ``"subbootstrap"``, R's ``type="subbootstrap"``), Canty–Davison bootstrap (R's
+        ``type="bootstrap"``, :mod:`weighting.bootstrap`).
     weights : array_like, shape (n,)
         Full-sample weights.
     strata_codes, psu_codes : array_like, shape (n,), or None
         Stratum and first-stage cluster of every unit (``None``: one stratum; every unit its
         own PSU). PSUs are (stratum, psu) pairs, so codes may repeat across strata.
     replicates : int, optional
-        Number of bootstrap replicates (default 50, as R); only for ``"bootstrap"``.
+        Number of bootstrap replicates (default 50, as R); only for the bootstraps.
     rng : int or numpy.random.Generator, optional
         Seed or generator for the bootstrap (``numpy.random.default_rng(rng)``).
     fay : float, optional
@@ -255,6 +261,9 @@ def replicate_weights(
     fpc_correction : array_like, shape (n,), optional
         :math:`1 - n_h/N_h` of every unit's stratum, for the jackknives (R's ``fpc`` in
         ``jk1weights``/``jknweights``). A stratum with correction 0 is a census.
+    population : array_like, shape (n,), optional
+        Number of PSUs in the population of every unit's stratum (``inf``: unknown or
+        infinite); only ``"canty_davison"`` uses it (R's ``bootweights(fpc=)``).
 
     Returns
     -------
@@ -297,6 +306,11 @@ def replicate_weights(
     * ``bootstrap``: Rao & Wu (1988) rescaling bootstrap with :math:`m_h = n_h - 1`
       (R's ``subbootweights``): draw :math:`n_h - 1` PSUs with replacement in each stratum,
       factor :math:`n_h/(n_h-1)` times the number of draws; scale :math:`1/(R-1)`, rscales 1.
+      ``subbootstrap`` is the same (R's name).
+    * ``canty_davison``: R's ``type="bootstrap"``: :math:`n_h` draws with replacement (or
+      without, from a pseudo-population, when ``population`` is given), factor = number of
+      draws; scale :math:`\bar n/((\bar n - 1)(R-1))`, :math:`\bar n` the harmonic mean of the
+      :math:`n_h` (:mod:`weighting.bootstrap`).
 
     ``mse`` is ``False`` (R's default ``survey.replicates.mse``). Finite population
     corrections (``fpc_correction``) are applied by the jackknives only, as R's
@@ -316,8 +330,8 @@ def replicate_weights(
     if method not in METHODS:
         raise WeightingError(f"method must be one of {METHODS}, got {method!r}")
     w = check_weights(weights)
-    if replicates is not None and method != "bootstrap":
-        raise WeightingError(f"replicates= only applies to method='bootstrap', not {method!r}")
+    if replicates is not None and method not in BOOTSTRAPS:
+        raise WeightingError(f"replicates= only applies to the bootstraps {BOOTSTRAPS}, not {method!r}")
     if fay is not None and method != "fay":
         raise WeightingError(f"fay= only applies to method='fay', not {method!r}")
     if lonely_psu not in LONELY_PSU:
@@ -355,8 +369,19 @@ def replicate_weights(
         n_rep = DEFAULT_BOOTSTRAP_REPLICATES if replicates is None else int(replicates)
         if n_rep < 2:
             raise WeightingError(f"replicates must be at least 2, got {replicates!r}")
-        factors = _bootstrap(unit_psu, psu_stratum, size, labels, n_rep, np.random.default_rng(rng))
-        scale, rscales = 1.0 / (n_rep - 1.0), np.ones(n_rep)
+        if method == "canty_davison":
+            pop = None
+            if population is not None:
+                per_unit = np.asarray(population, dtype=np.float64).reshape(-1)
+                pop = np.full(size.size, np.inf)
+                pop[psu_stratum[unit_psu]] = per_unit
+            factors, scale = canty_davison_factors(
+                unit_psu, psu_stratum, size, labels, n_rep, np.random.default_rng(rng), pop
+            )
+        else:
+            factors = _bootstrap(unit_psu, psu_stratum, size, labels, n_rep, np.random.default_rng(rng))
+            scale = 1.0 / (n_rep - 1.0)
+        rscales = np.ones(n_rep)
     return ReplicateWeights(
         weights=w[:, None] * factors,
         factors=factors,
