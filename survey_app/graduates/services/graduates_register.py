@@ -376,14 +376,24 @@ def institutions(session: Session, cohort: int | None = None) -> list[Institutio
     return list(session.scalars(stmt))
 
 
-def graduate_page(session: Session, cohort: int, *, institution: str | None = None, page: int = 1, per_page: int = 50) -> tuple[list[Graduate], int]:
+def page_within(page: int, total: int, per_page: int) -> int:
+    """``page`` clamped to the pages that exist (1 when there are no rows): any number a user
+    types in ``page=`` gives a page, never an offset the database cannot hold."""
+    last = max(1, -(-total // per_page))
+    return min(max(page, 1), last)
+
+
+def graduate_page(session: Session, cohort: int, *, institution: str | None = None, page: int = 1,
+                  per_page: int = 50) -> tuple[list[Graduate], int, int]:
+    """One page of the register: its rows, the number of graduates and the page shown (clamped)."""
     stmt = select(Graduate).join(Institution).where(Graduate.cohort == cohort)
     if institution:
         stmt = stmt.where(Institution.code == institution)
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    page = page_within(page, total, per_page)
     rows = list(session.scalars(stmt.options(contains_eager(Graduate.institution)).order_by(Graduate.id)
-                                .offset((max(page, 1) - 1) * per_page).limit(per_page)))
-    return rows, total
+                                .offset((page - 1) * per_page).limit(per_page)))
+    return rows, total, page
 
 
 def history(session: Session, graduate: Graduate) -> list[DestinationChange]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from flask_babel import gettext as _
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 import sampling
@@ -46,7 +46,12 @@ from survey_app.graduates.services.graduates_codes import (
     VERIFICATION_PRONE_GROUPS,
     code_to_group,
 )
-from survey_app.graduates.services.graduates_register import frame_of, read_csv_or_xlsx, snapshot
+from survey_app.graduates.services.graduates_register import (
+    frame_of,
+    page_within,
+    read_csv_or_xlsx,
+    snapshot,
+)
 from weighting import quality_flags
 from weighting.design import Design
 
@@ -170,10 +175,12 @@ def list_draws(session: Session, purpose: DrawPurpose, cohort: int | None = None
 def unit_page(session: Session, draw: GraduateDraw, *, pending_only: bool = True, page: int = 1,
               per_page: int = 50) -> list[GraduateSampleUnit]:
     """Sampled graduates of a draw for the callback list (pending calls first when asked)."""
-    stmt = select(GraduateSampleUnit).options(selectinload(GraduateSampleUnit.graduate)).where(GraduateSampleUnit.draw_id == draw.id)
+    stmt = select(GraduateSampleUnit).where(GraduateSampleUnit.draw_id == draw.id)
     if pending_only:
         stmt = stmt.where(GraduateSampleUnit.outcome.is_(None))
-    return list(session.scalars(stmt.order_by(GraduateSampleUnit.id).offset((page - 1) * per_page).limit(per_page)))
+    page = page_within(page, int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0), per_page)
+    stmt = stmt.options(selectinload(GraduateSampleUnit.graduate)).order_by(GraduateSampleUnit.id)
+    return list(session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)))
 
 
 def _check_outcome(outcome: str, verified_code: str, reported: str, attempts: int, min_attempts: int) -> dict[str, str]:

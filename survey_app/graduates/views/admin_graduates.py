@@ -108,10 +108,10 @@ def rates(cohort: int) -> ResponseReturnValue:
 @bp.get("/<int:cohort>/register")
 @roles_required(*STAFF)
 def register(cohort: int) -> ResponseReturnValue:
-    page = max(1, request.args.get("page", 1, type=int))
     institution = request.args.get("institution", "")
     session = db.session()
-    rows, total = graduates_register.graduate_page(session, cohort, institution=institution or None, page=page)
+    rows, total, page = graduates_register.graduate_page(session, cohort, institution=institution or None,
+                                                         page=request.args.get("page", 1, type=int))
     return render_template("graduates/register.html", cohort=cohort, rows=rows, total=total, page=page, institution=institution,
                            institutions=graduates_register.institutions(session, cohort), code_labels=CODE_LABELS)
 
@@ -150,7 +150,7 @@ def verification(draw_id: int) -> ResponseReturnValue:
     session = db.session()
     record = graduates_verification.get_draw(session, draw_id, DrawPurpose.VERIFICATION)
     pending = request.args.get("pending", "1") == "1"
-    units = graduates_verification.unit_page(session, record, pending_only=pending, page=max(1, request.args.get("page", 1, type=int)))
+    units = graduates_verification.unit_page(session, record, pending_only=pending, page=request.args.get("page", 1, type=int))
     return render_template("graduates/verification.html", draw=record, report=graduates_reports.verification_report(session, record),
                            units=units, pending=pending, message="", errors={})
 

@@ -126,3 +126,17 @@ def test_survey_draw_and_page(client, logged_in, session) -> None:
     assert "Read 0 complete questionnaire responses." in collected.get_data(as_text=True)
     scheme = client.post(f"/admin/graduates/survey/{draw.id}/fieldwork", data={"action": "scheme"}, follow_redirects=True)
     assert "Calibration is not feasible" in scheme.get_data(as_text=True)  # no respondents yet: nothing computed
+
+
+def test_huge_page_numbers_show_the_last_page(client, logged_in, session) -> None:
+    """Issue #20: ``page=`` beyond any database integer gave a 500; it now shows the last page."""
+    logged_in(Role.DESIGNER)
+    _upload(client, _rows())
+    for page, shown, key in (("99999999999999999999999", "Page 2", "B035"), ("-5", "Page 1", "A000"), ("x", "Page 1", "A000")):
+        response = client.get(f"/admin/graduates/2026/register?page={page}")
+        assert response.status_code == 200, page
+        assert key in response.get_data(as_text=True) and shown in response.get_data(as_text=True)
+    response = client.post("/admin/graduates/verification", data={"cohort": "2026", "mode": "size", "per_institution": "18", "seed": "7"})
+    draw_url = response.headers["Location"]
+    page = client.get(f"{draw_url}?pending=1&page=99999999999999999999999")
+    assert page.status_code == 200 and "/admin/graduates/units/" in page.get_data(as_text=True)
