@@ -26,6 +26,7 @@ ALLOWED = {
     "any": {"admin", "owner", "granted", "other_designer", "reviewer", "statistician"},
     "create": {"admin", "owner", "granted", "other_designer"},
     "manage": {"admin", "owner", "granted"},
+    "administer": {"admin", "owner"},  # grants and archiving: not the designers the project was granted to
     "results": {"admin", "owner", "granted", "statistician"},
     "review": {"admin", "reviewer"},
     "admin": {"admin"},
@@ -37,8 +38,8 @@ EXPECTED = {
     "admin_projects.new_project": "create",
     "admin_projects.show": "manage",
     "admin_projects.edit": "manage",
-    "admin_projects.add_grant": "manage",
-    "admin_projects.revoke_grant": "manage",
+    "admin_projects.add_grant": "administer",
+    "admin_projects.revoke_grant": "administer",
     "admin_frames.upload": "manage",
     "admin_frames.mapping": "manage",
     "admin_frames.discard": "manage",
