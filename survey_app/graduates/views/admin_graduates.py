@@ -25,6 +25,7 @@ from survey_app.core.errors import AppError, NotFound, ValidationFailed
 from survey_app.core.i18n import ENUM_LABELS
 from survey_app.graduates.models import DrawPurpose, GraduateSampleUnit
 from survey_app.graduates.services import (
+    graduates_access,
     graduates_fieldwork,
     graduates_identity,
     graduates_register,
@@ -236,9 +237,11 @@ def survey(draw_id: int) -> ResponseReturnValue:
 @roles_required(*STAFF)
 def survey_fieldwork(draw_id: int) -> ResponseReturnValue:
     """Start fieldwork in a survey project (``project_id``), read its responses back (``action=collect``) or
-    compute the register-calibrated weighting scheme for the statistics API (``action=scheme``)."""
+    compute the register-calibrated weighting scheme for the statistics API (``action=scheme``); every
+    action checks that the user manages the draw's project."""
     session = db.session()
     record = graduates_verification.get_draw(session, draw_id, DrawPurpose.SURVEY)
+    graduates_access.require_draw(session, actor(), record)
     try:
         if request.form.get("action") == "collect":
             count = graduates_fieldwork.collect(session, record, actor=actor())
