@@ -52,6 +52,7 @@ from survey_app.graduates.services.graduates_register import (
     read_csv_or_xlsx,
     snapshot,
 )
+from survey_app.projects.models import SurveyProject
 from weighting import quality_flags
 from weighting.design import Design
 
@@ -126,16 +127,18 @@ def draw_verification_sample(
     oversample: float = 3.0,
     min_per_stratum: int = 2,
     label: str = "",
+    project: SurveyProject | None = None,
     actor: User | None = None,
 ) -> GraduateDraw:
-    """Draw, store and log a verification sample of ``cohort`` (register as of ``snapshot_on``)."""
+    """Draw, store and log a verification sample of ``cohort`` (register as of ``snapshot_on``) for
+    ``project`` (the callbacks belong to it; a draw without a project is for administrators only)."""
     frame = verification_frame(session, cohort, snapshot_on)
     n_h = allocation_table(frame, rate=rate, per_institution=per_institution, oversample=oversample, min_per_stratum=min_per_stratum)
     design_frame = frame[["graduate_id", "stratum", "destination_code"]]
     sample = sampling.draw_sample(design_frame, n_h, strata="stratum", rng=seed)
     parameters = {"rate": rate, "per_institution": per_institution, "oversample": oversample, "min_per_stratum": min_per_stratum,
                   "strata": "institution|destination group", "groups": {k: list(v) for k, v in VERIFICATION_GROUPS.items()},
-                  "oversampled_groups": list(VERIFICATION_PRONE_GROUPS)}
+                  "oversampled_groups": list(VERIFICATION_PRONE_GROUPS), "project_id": project.id if project is not None else None}
     draw = GraduateDraw(
         purpose=DrawPurpose.VERIFICATION, cohort=cohort, label=label or _("Verification sample"), snapshot_on=snapshot_on, seed=seed,
         sample_size=len(sample.units), parameters=parameters, allocation=sample.manifest.allocation, manifest=sample.manifest.to_dict(),
