@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from survey_app.accounts.models import AuditEvent
 from survey_app.core.errors import ValidationFailed
+from survey_app.core.pagination import page_within
 
 PAGE_SIZE = 100
 
@@ -81,12 +82,12 @@ def _query(f: AuditFilter) -> Select[Any]:
     return query
 
 
-def search(session: Session, f: AuditFilter, page: int = 1) -> tuple[list[AuditEvent], int]:
-    """One page of matching events, newest first, and the total count."""
-    page = max(page, 1)
-    total = session.scalar(select(func.count()).select_from(_query(f).subquery())) or 0
+def search(session: Session, f: AuditFilter, page: int = 1) -> tuple[list[AuditEvent], int, int]:
+    """One page of matching events, newest first, the total count and the page shown (clamped)."""
+    total = int(session.scalar(select(func.count()).select_from(_query(f).subquery())) or 0)
+    page = page_within(page, total, PAGE_SIZE)
     events = session.scalars(_query(f).order_by(AuditEvent.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
-    return list(events), int(total)
+    return list(events), total, page
 
 
 def actions(session: Session) -> list[str]:

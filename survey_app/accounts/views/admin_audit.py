@@ -25,8 +25,7 @@ def index() -> ResponseReturnValue:
         f = audit_query.parse_filter(request.args)
     except ValidationFailed as exc:
         return render_template("accounts/audit.html", events=[], total=0, page=1, pages=1, filter_args={}, **{**context, "message": exc.message, "errors": exc.errors or {}}), 422
-    page = request.args.get("page", 1, type=int) or 1
-    events, total = audit_query.search(session, f, page)
+    events, total, page = audit_query.search(session, f, request.args.get("page", 1, type=int))
     pages = max(1, -(-total // audit_query.PAGE_SIZE))
     return render_template("accounts/audit.html", events=events, total=total, page=page, pages=pages, filter_args=f.as_args(), **context)
 

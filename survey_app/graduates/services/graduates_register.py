@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, contains_eager
 from survey_app.accounts.models import User
 from survey_app.accounts.services import audit
 from survey_app.core.errors import NotFound, ValidationFailed
+from survey_app.core.pagination import page_within
 from survey_app.core.personal_data import cipher, id_numbers_valid, uscc_valid, usccs_valid
 from survey_app.graduates.models import DegreeLevel, DestinationChange, Graduate, Institution, Sex
 from survey_app.graduates.services.graduates_codes import ALL_CODES
@@ -374,13 +375,6 @@ def institutions(session: Session, cohort: int | None = None) -> list[Institutio
     if cohort is not None:
         stmt = stmt.where(Institution.id.in_(select(Graduate.institution_id).where(Graduate.cohort == cohort)))
     return list(session.scalars(stmt))
-
-
-def page_within(page: int, total: int, per_page: int) -> int:
-    """``page`` clamped to the pages that exist (1 when there are no rows): any number a user
-    types in ``page=`` gives a page, never an offset the database cannot hold."""
-    last = max(1, -(-total // per_page))
-    return min(max(page, 1), last)
 
 
 def graduate_page(session: Session, cohort: int, *, institution: str | None = None, page: int = 1,

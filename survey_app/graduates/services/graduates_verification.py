@@ -31,6 +31,7 @@ import sampling
 from survey_app.accounts.models import User
 from survey_app.accounts.services import audit
 from survey_app.core.errors import NotFound, ValidationFailed
+from survey_app.core.pagination import page_within
 from survey_app.graduates.models import (
     CallbackOutcome,
     DrawPurpose,
@@ -48,7 +49,6 @@ from survey_app.graduates.services.graduates_codes import (
 )
 from survey_app.graduates.services.graduates_register import (
     frame_of,
-    page_within,
     read_csv_or_xlsx,
     snapshot,
 )
