@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from survey_app.accounts.models import AuditEvent
 from survey_app.core import exporters
 from survey_app.core.errors import ValidationFailed
+from survey_app.core.pagination import page_within
 
 PAGE_SIZE = 100
 
@@ -129,7 +130,7 @@ def search(session: Session, f: AuditFilter, page: int = 1) -> AuditPage:
     """One page of matching events, newest first (a page past the last one is the last one)."""
     total = int(session.scalar(select(func.count()).select_from(_query(f).subquery())) or 0)
     pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(page, 1), pages)
+    page = page_within(page, total, PAGE_SIZE)
     events = session.scalars(_query(f).order_by(AuditEvent.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
     return AuditPage(list(events), total, page, pages)
 

@@ -164,10 +164,14 @@ def get_scheme(session: Session, project: SurveyProject, scheme_id: int) -> Weig
 
 
 def get_version(scheme: WeightingScheme, number: int | None) -> WeightingSchemeVersion:
+    """Version ``number`` of ``scheme``; without a number the latest *computed* version (a version
+    added but not computed yet does not take the scheme's readers away from the weights they had),
+    or the latest version when none is computed yet."""
     if not scheme.versions:
         raise NotFound(f"Weighting scheme {scheme.name!r} has no versions.")
     if number is None:
-        return scheme.versions[-1]
+        computed = [v for v in scheme.versions if latest_run(v) is not None]
+        return (computed or scheme.versions)[-1]
     for version in scheme.versions:
         if version.number == number:
             return version

@@ -73,7 +73,7 @@ class CodebookSchema(ma.Schema):
 class MicrodataQuerySchema(ma.Schema):
     format = ma.fields.String(load_default="csv", validate=ma.validate.OneOf(microdata.FORMATS))
     scheme = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID), metadata={"description": "Weighting scheme id: adds the final (and replicate) weights and design columns."})
-    version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID), metadata={"description": "Scheme version (default: the latest)."})
+    version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID), metadata={"description": "Scheme version (default: the latest computed version)."})
     language = ma.fields.String(load_default=None, validate=ma.validate.Length(min=2, max=10), metadata={"description": "Language of variable and value labels (default: the questionnaire's first)."})
 
 

@@ -22,7 +22,7 @@ blp = ApiBlueprint(
 
 class EstimateQuerySchema(ma.Schema):
     scheme = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=MAX_ID), metadata={"description": "Weighting scheme id (computed)."})
-    version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID), metadata={"description": "Scheme version (default: the latest)."})
+    version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID), metadata={"description": "Scheme version (default: the latest computed version)."})
     variables = DelimitedList(ma.fields.String(validate=ma.validate.Length(min=1, max=200)), required=True, validate=ma.validate.Length(min=1, max=50), metadata={"description": "Comma-separated variable names."})
     statistic = ma.fields.String(load_default="mean", validate=ma.validate.OneOf(estimates.STATISTICS))
     by = DelimitedList(ma.fields.String(validate=ma.validate.Length(min=1, max=200)), load_default=list, validate=ma.validate.Length(max=5), metadata={"description": "Comma-separated domain variables (crossed)."})

@@ -228,19 +228,20 @@ def load(session: Session, summary: Any) -> None:
                                         effective_on=date(COHORT, 10, 15), actor=actor)
     summary.created.append(f"graduate register {COHORT} and {LEGACY_COHORT}")
 
+    project = session.scalar(select(SurveyProject).where(SurveyProject.code == PROJECT))  # the draws belong to it
     check = graduates_verification.draw_verification_sample(session, COHORT, snapshot_on=date(COHORT, 9, 1), seed=SEED, rate=0.03,
-                                                            oversample=3.0, label="2026届毕业去向核查抽样", actor=actor)
+                                                            oversample=3.0, label="2026届毕业去向核查抽样", project=project, actor=actor)
     units = graduates_verification.sample_frame(session, check)
     graduates_verification.import_outcomes(session, check, _outcomes(rng, units), "callbacks.csv", actor=actor)
     summary.created.append(f"verification sample ({check.sample_size} graduates)")
 
     survey = graduates_survey.draw_survey_sample(session, COHORT, seed=SEED, institutions_per_stratum=2,
                                                  graduates_per_institution=max(30, int(160 * min(scale * 4, 1))),
-                                                 snapshot_on=date(COHORT, 12, 31), label="2026届毕业生就业状况抽样调查", actor=actor)
+                                                 snapshot_on=date(COHORT, 12, 31), label="2026届毕业生就业状况抽样调查", project=project,
+                                                 actor=actor)
     frame = graduates_survey.survey_frame(session, survey)
     frame["destination_code"] = frame["reported_code"]  # the destination at the draw's snapshot (31 December)
     answers = _responses(rng, frame)
-    project = session.scalar(select(SurveyProject).where(SurveyProject.code == PROJECT))
     version = questionnaires.current_published(session, project.id) if project is not None else None
     if project is None or version is None:  # no employment questionnaire: keep the answers with the sample
         graduates_survey.store_responses(session, survey, answers, actor=actor)

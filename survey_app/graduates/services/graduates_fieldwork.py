@@ -53,9 +53,12 @@ ANSWERS = ("destination", "employed", "salary", "job_match", "job_satisfaction",
 
 def publish(session: Session, draw: GraduateDraw, project: SurveyProject, *, actor: User | None = None,
             frame: pd.DataFrame | None = None) -> SampleDraw:
-    """Create the project's frame, sample draw and personal invitations for a register survey draw."""
+    """Create the project's frame, sample draw and personal invitations for a register survey draw
+    (in the project the draw was made for)."""
     if draw.parameters.get("fieldwork"):
         raise ValidationFailed(_("This sample is already in fieldwork."), {"draw": [str(draw.id)]})
+    if draw.parameters.get("project_id") not in (None, project.id):
+        raise ValidationFailed(_("This sample was drawn for another survey project; its fieldwork runs there."), {"project_id": [str(project.id)]})
     frame = survey_frame(session, draw) if frame is None else frame
     columns = {"unit_id": "graduate_id", "stratum": "psu_stratum", "size": None, "contact": [], "attributes": [*ATTRIBUTES, "reg_degree_sex"],
                "kind": "register"}

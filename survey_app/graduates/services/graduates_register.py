@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, contains_eager
 from survey_app.accounts.models import User
 from survey_app.accounts.services import audit
 from survey_app.core.errors import NotFound, ValidationFailed
+from survey_app.core.pagination import page_within
 from survey_app.core.personal_data import cipher, id_numbers_valid, uscc_valid, usccs_valid
 from survey_app.graduates.models import DegreeLevel, DestinationChange, Graduate, Institution, Sex
 from survey_app.graduates.services.graduates_codes import ALL_CODES
@@ -376,14 +377,17 @@ def institutions(session: Session, cohort: int | None = None) -> list[Institutio
     return list(session.scalars(stmt))
 
 
-def graduate_page(session: Session, cohort: int, *, institution: str | None = None, page: int = 1, per_page: int = 50) -> tuple[list[Graduate], int]:
+def graduate_page(session: Session, cohort: int, *, institution: str | None = None, page: int = 1,
+                  per_page: int = 50) -> tuple[list[Graduate], int, int]:
+    """One page of the register: its rows, the number of graduates and the page shown (clamped)."""
     stmt = select(Graduate).join(Institution).where(Graduate.cohort == cohort)
     if institution:
         stmt = stmt.where(Institution.code == institution)
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    page = page_within(page, total, per_page)
     rows = list(session.scalars(stmt.options(contains_eager(Graduate.institution)).order_by(Graduate.id)
-                                .offset((max(page, 1) - 1) * per_page).limit(per_page)))
-    return rows, total
+                                .offset((page - 1) * per_page).limit(per_page)))
+    return rows, total, page
 
 
 def history(session: Session, graduate: Graduate) -> list[DestinationChange]:

@@ -41,6 +41,7 @@ from survey_app.graduates.models import (
     SurveyDisposition,
 )
 from survey_app.graduates.services.graduates_register import frame_of, snapshot
+from survey_app.projects.models import SurveyProject
 from weighting import quality_flags
 from weighting.design import Design
 
@@ -67,9 +68,11 @@ def draw_survey_sample(
     graduates_per_institution: int = 100,
     snapshot_on: date | None = None,
     label: str = "",
+    project: SurveyProject | None = None,
     actor: User | None = None,
 ) -> GraduateDraw:
-    """Draw and store a two-stage sample of graduates of ``cohort`` (institutions, then graduates)."""
+    """Draw and store a two-stage sample of graduates of ``cohort`` (institutions, then graduates) for
+    ``project`` (its fieldwork runs there; a draw without a project is for administrators only)."""
     if institutions_per_stratum < 1 or graduates_per_institution < 2:
         raise ValidationFailed(_("The sample sizes are too small."), {"graduates_per_institution": [str(graduates_per_institution)]})
     frame = snapshot(session, cohort, snapshot_on)
@@ -82,7 +85,8 @@ def draw_survey_sample(
     sample = sampling.draw_two_stage_sample(design_frame, psu="institution", n_psu=n_psu, n_units=graduates_per_institution,
                                             strata="psu_stratum", rng=seed)
     parameters = {"institutions_per_stratum": institutions_per_stratum, "graduates_per_institution": graduates_per_institution,
-                  "strata": "institution province|institution type", "psu": "institution"}
+                  "strata": "institution province|institution type", "psu": "institution",
+                  "project_id": project.id if project is not None else None}
     draw = GraduateDraw(purpose=DrawPurpose.SURVEY, cohort=cohort, label=label or _("Employment sample survey"),
                         snapshot_on=snapshot_on or date.today(), seed=seed, sample_size=len(sample.units), parameters=parameters,
                         allocation=sample.manifest.allocation, manifest=sample.manifest.to_dict(),

@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from flask_babel import gettext as _
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 import sampling
 from survey_app.accounts.models import User
 from survey_app.accounts.services import audit
 from survey_app.core.errors import NotFound, ValidationFailed
+from survey_app.core.pagination import page_within
 from survey_app.graduates.models import (
     CallbackOutcome,
     DrawPurpose,
@@ -46,7 +47,12 @@ from survey_app.graduates.services.graduates_codes import (
     VERIFICATION_PRONE_GROUPS,
     code_to_group,
 )
-from survey_app.graduates.services.graduates_register import frame_of, read_csv_or_xlsx, snapshot
+from survey_app.graduates.services.graduates_register import (
+    frame_of,
+    read_csv_or_xlsx,
+    snapshot,
+)
+from survey_app.projects.models import SurveyProject
 from weighting import quality_flags
 from weighting.design import Design
 
@@ -121,16 +127,18 @@ def draw_verification_sample(
     oversample: float = 3.0,
     min_per_stratum: int = 2,
     label: str = "",
+    project: SurveyProject | None = None,
     actor: User | None = None,
 ) -> GraduateDraw:
-    """Draw, store and log a verification sample of ``cohort`` (register as of ``snapshot_on``)."""
+    """Draw, store and log a verification sample of ``cohort`` (register as of ``snapshot_on``) for
+    ``project`` (the callbacks belong to it; a draw without a project is for administrators only)."""
     frame = verification_frame(session, cohort, snapshot_on)
     n_h = allocation_table(frame, rate=rate, per_institution=per_institution, oversample=oversample, min_per_stratum=min_per_stratum)
     design_frame = frame[["graduate_id", "stratum", "destination_code"]]
     sample = sampling.draw_sample(design_frame, n_h, strata="stratum", rng=seed)
     parameters = {"rate": rate, "per_institution": per_institution, "oversample": oversample, "min_per_stratum": min_per_stratum,
                   "strata": "institution|destination group", "groups": {k: list(v) for k, v in VERIFICATION_GROUPS.items()},
-                  "oversampled_groups": list(VERIFICATION_PRONE_GROUPS)}
+                  "oversampled_groups": list(VERIFICATION_PRONE_GROUPS), "project_id": project.id if project is not None else None}
     draw = GraduateDraw(
         purpose=DrawPurpose.VERIFICATION, cohort=cohort, label=label or _("Verification sample"), snapshot_on=snapshot_on, seed=seed,
         sample_size=len(sample.units), parameters=parameters, allocation=sample.manifest.allocation, manifest=sample.manifest.to_dict(),
@@ -170,10 +178,12 @@ def list_draws(session: Session, purpose: DrawPurpose, cohort: int | None = None
 def unit_page(session: Session, draw: GraduateDraw, *, pending_only: bool = True, page: int = 1,
               per_page: int = 50) -> list[GraduateSampleUnit]:
     """Sampled graduates of a draw for the callback list (pending calls first when asked)."""
-    stmt = select(GraduateSampleUnit).options(selectinload(GraduateSampleUnit.graduate)).where(GraduateSampleUnit.draw_id == draw.id)
+    stmt = select(GraduateSampleUnit).where(GraduateSampleUnit.draw_id == draw.id)
     if pending_only:
         stmt = stmt.where(GraduateSampleUnit.outcome.is_(None))
-    return list(session.scalars(stmt.order_by(GraduateSampleUnit.id).offset((page - 1) * per_page).limit(per_page)))
+    page = page_within(page, int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0), per_page)
+    stmt = stmt.options(selectinload(GraduateSampleUnit.graduate)).order_by(GraduateSampleUnit.id)
+    return list(session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)))
 
 
 def _check_outcome(outcome: str, verified_code: str, reported: str, attempts: int, min_attempts: int) -> dict[str, str]:

@@ -21,10 +21,11 @@ from flask_babel import lazy_gettext as _l
 from survey_app.accounts.access import actor, roles_required
 from survey_app.accounts.models import Role
 from survey_app.core import db
-from survey_app.core.errors import AppError, NotFound, ValidationFailed
+from survey_app.core.errors import AppError, Forbidden, NotFound, ValidationFailed
 from survey_app.core.i18n import ENUM_LABELS
 from survey_app.graduates.models import DrawPurpose, GraduateSampleUnit
 from survey_app.graduates.services import (
+    graduates_access,
     graduates_fieldwork,
     graduates_identity,
     graduates_register,
@@ -33,7 +34,6 @@ from survey_app.graduates.services import (
     graduates_verification,
 )
 from survey_app.graduates.services.graduates_codes import CODE_LABELS
-from survey_app.projects.services import permissions, surveys
 
 bp = Blueprint("admin_graduates", __name__, template_folder="../templates", url_prefix="/admin/graduates")
 
@@ -50,10 +50,12 @@ STAFF = (Role.DESIGNER,)  # designers and administrators
 
 
 def _index_context(session: Any, **extra: Any) -> dict[str, Any]:
+    user = actor()
     context = {
         "cohorts": graduates_reports.cohort_summary(session),
-        "verifications": graduates_verification.list_draws(session, DrawPurpose.VERIFICATION),
-        "surveys": graduates_verification.list_draws(session, DrawPurpose.SURVEY),
+        "verifications": graduates_access.visible_draws(session, user, graduates_verification.list_draws(session, DrawPurpose.VERIFICATION)),
+        "surveys": graduates_access.visible_draws(session, user, graduates_verification.list_draws(session, DrawPurpose.SURVEY)),
+        "projects": graduates_access.draw_projects(session, user),
         "values": request.values.to_dict(), "message": "", "errors": {}, "form": "",
     }
     context.update(extra)
@@ -69,13 +71,16 @@ def _rejected(session: Any, form: str, exc: AppError) -> ResponseReturnValue:
 @bp.get("/")
 @roles_required(*STAFF)
 def index() -> ResponseReturnValue:
-    return render_template("graduates/index.html", **_index_context(db.session()))
+    session = db.session()
+    graduates_access.require_register(session, actor())
+    return render_template("graduates/index.html", **_index_context(session))
 
 
 @bp.post("/import")
 @roles_required(*STAFF)
 def import_register() -> ResponseReturnValue:
     session = db.session()
+    graduates_access.require_register(session, actor())
     upload = request.files.get("file")
     try:
         if upload is None or not upload.filename:
@@ -95,6 +100,7 @@ def import_register() -> ResponseReturnValue:
 @roles_required(*STAFF)
 def rates(cohort: int) -> ResponseReturnValue:
     session = db.session()
+    graduates_access.require_register(session, actor())
     values = request.args.to_dict()
     try:
         report = graduates_reports.rates_report(session, cohort, values, min_count=current_app.config["GRADUATE_MIN_CELL_COUNT"])
@@ -108,10 +114,11 @@ def rates(cohort: int) -> ResponseReturnValue:
 @bp.get("/<int:cohort>/register")
 @roles_required(*STAFF)
 def register(cohort: int) -> ResponseReturnValue:
-    page = max(1, request.args.get("page", 1, type=int))
     institution = request.args.get("institution", "")
     session = db.session()
-    rows, total = graduates_register.graduate_page(session, cohort, institution=institution or None, page=page)
+    graduates_access.require_register(session, actor())
+    rows, total, page = graduates_register.graduate_page(session, cohort, institution=institution or None,
+                                                         page=request.args.get("page", 1, type=int))
     return render_template("graduates/register.html", cohort=cohort, rows=rows, total=total, page=page, institution=institution,
                            institutions=graduates_register.institutions(session, cohort), code_labels=CODE_LABELS)
 
@@ -119,24 +126,38 @@ def register(cohort: int) -> ResponseReturnValue:
 @bp.route("/graduate/<int:graduate_id>", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def graduate(graduate_id: int) -> ResponseReturnValue:
-    """A graduate's record; identifying fields masked (GET) or shown in clear (POST), every view logged."""
+    """A graduate's record with the identifying fields masked; a POST with a typed purpose shows them
+    in clear to those who may see them. Every view is logged."""
     session = db.session()
+    user = actor()
+    graduates_access.require_register(session, user)
     person = graduates_register.get_graduate(session, graduate_id)
-    reveal = request.method == "POST"
-    identity = graduates_identity.identity(session, person, actor=actor(), reveal=reveal, purpose=request.form.get("purpose", "")[:200])
+    message, errors, status = "", {}, 200
+    identity = None
+    if request.method == "POST":
+        try:
+            identity = graduates_identity.reveal(session, person, actor=user, purpose=request.form.get("purpose", ""))
+        except ValidationFailed as exc:
+            session.rollback()
+            message, errors, status = exc.message, exc.errors or {}, exc.status
+    if identity is None:
+        identity = graduates_identity.identity(session, person, actor=user)
     history = graduates_register.history(session, person)
     session.commit()  # the access log entry
-    return render_template("graduates/graduate.html", person=person, identity=identity, history=history, code_labels=CODE_LABELS)
+    return render_template("graduates/graduate.html", person=person, identity=identity, history=history, code_labels=CODE_LABELS,
+                           can_reveal=graduates_access.can_reveal(session, user, person), message=message, errors=errors), status
 
 
 @bp.post("/verification")
 @roles_required(*STAFF)
 def draw_verification() -> ResponseReturnValue:
     session = db.session()
+    graduates_access.require_register(session, actor())
     try:
+        project = graduates_access.project_to_draw_for(session, actor(), request.form.get("project_id"))
         cohort = graduates_reports.parse_number(request.form.get("cohort"), "cohort", int, low=2000)
         params = graduates_reports.verification_params(request.form, cohort)
-        record = graduates_verification.draw_verification_sample(session, cohort, actor=actor(), **params)
+        record = graduates_verification.draw_verification_sample(session, cohort, project=project, actor=actor(), **params)
     except AppError as exc:
         return _rejected(session, "verification", exc)
     session.commit()
@@ -149,8 +170,9 @@ def draw_verification() -> ResponseReturnValue:
 def verification(draw_id: int) -> ResponseReturnValue:
     session = db.session()
     record = graduates_verification.get_draw(session, draw_id, DrawPurpose.VERIFICATION)
+    graduates_access.require_draw(session, actor(), record)
     pending = request.args.get("pending", "1") == "1"
-    units = graduates_verification.unit_page(session, record, pending_only=pending, page=max(1, request.args.get("page", 1, type=int)))
+    units = graduates_verification.unit_page(session, record, pending_only=pending, page=request.args.get("page", 1, type=int))
     return render_template("graduates/verification.html", draw=record, report=graduates_reports.verification_report(session, record),
                            units=units, pending=pending, message="", errors={})
 
@@ -160,6 +182,7 @@ def verification(draw_id: int) -> ResponseReturnValue:
 def import_outcomes(draw_id: int) -> ResponseReturnValue:
     session = db.session()
     record = graduates_verification.get_draw(session, draw_id, DrawPurpose.VERIFICATION)
+    graduates_access.require_draw(session, actor(), record)
     upload = request.files.get("file")
     try:
         if upload is None or not upload.filename:
@@ -178,13 +201,23 @@ def import_outcomes(draw_id: int) -> ResponseReturnValue:
 @bp.route("/units/<int:unit_id>", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def unit(unit_id: int) -> ResponseReturnValue:
-    """Callback entry for one sampled graduate (contact details shown for the call and logged)."""
+    """Callback entry for one sampled graduate: contact details masked, shown in clear on a POST
+    with ``action=reveal`` and a typed purpose (logged); any other POST records the outcome."""
     session = db.session()
+    user = actor()
     sampled = session.get(GraduateSampleUnit, unit_id)
     if sampled is None or sampled.draw.purpose != DrawPurpose.VERIFICATION:
         raise NotFound(_("No such sampled graduate."))
+    graduates_access.require_draw(session, user, sampled.draw)
     message, errors, status = "", {}, 200
-    if request.method == "POST":
+    identity = None
+    if request.method == "POST" and request.form.get("action") == "reveal":
+        try:
+            identity = graduates_identity.reveal(session, sampled.graduate, actor=user, purpose=request.form.get("purpose", ""))
+        except ValidationFailed as exc:
+            session.rollback()
+            message, errors, status = exc.message, exc.errors or {}, exc.status
+    elif request.method == "POST":
         try:
             graduates_verification.record_outcome(
                 session, sampled, outcome=request.form.get("outcome", ""), verified_code=request.form.get("verified_code", ""),
@@ -197,7 +230,8 @@ def unit(unit_id: int) -> ResponseReturnValue:
             session.commit()
             flash(_("Callback outcome recorded."), "success")
             return redirect(url_for("admin_graduates.verification", draw_id=sampled.draw_id))
-    identity = graduates_identity.identity(session, sampled.graduate, actor=actor(), reveal=True, purpose="verification callback")
+    if identity is None:
+        identity = graduates_identity.identity(session, sampled.graduate, actor=user, purpose="verification callback")
     session.commit()
     return render_template("graduates/unit.html", unit=sampled, identity=identity, code_labels=CODE_LABELS,
                            message=message, errors=errors), status
@@ -207,10 +241,12 @@ def unit(unit_id: int) -> ResponseReturnValue:
 @roles_required(*STAFF)
 def draw_survey() -> ResponseReturnValue:
     session = db.session()
+    graduates_access.require_register(session, actor())
     try:
+        project = graduates_access.project_to_draw_for(session, actor(), request.form.get("project_id"))
         cohort = graduates_reports.parse_number(request.form.get("cohort"), "cohort", int, low=2000)
         params = graduates_reports.survey_params(request.form, cohort)
-        record = graduates_survey.draw_survey_sample(session, cohort, actor=actor(), **params)
+        record = graduates_survey.draw_survey_sample(session, cohort, project=project, actor=actor(), **params)
     except AppError as exc:
         return _rejected(session, "survey", exc)
     session.commit()
@@ -222,23 +258,30 @@ def draw_survey() -> ResponseReturnValue:
 @roles_required(*STAFF, Role.STATISTICIAN)
 def survey(draw_id: int) -> ResponseReturnValue:
     session = db.session()
+    user = actor()
     record = graduates_verification.get_draw(session, draw_id, DrawPurpose.SURVEY)
+    graduates_access.require_draw(session, user, record, results=True)
     try:
         report = graduates_reports.survey_report(session, record)
     except AppError as exc:
         return render_template("graduates/survey.html", draw=record, report=None, message=exc.message, errors=exc.errors or {},
                                fieldwork=None, projects=[]), exc.status
+    project = graduates_access.draw_project(session, record)
+    may_change = graduates_access.can_open_draw(session, user, record)
+    projects = ([project] if project is not None else graduates_access.draw_projects(session, user)) if may_change else []
     return render_template("graduates/survey.html", draw=record, report=report, message="", errors={},
-                           fieldwork=graduates_fieldwork.fieldwork_summary(record), projects=permissions.visible_projects(session, actor()))
+                           fieldwork=graduates_fieldwork.fieldwork_summary(record), projects=projects, may_change=may_change)
 
 
 @bp.post("/survey/<int:draw_id>/fieldwork")
 @roles_required(*STAFF)
 def survey_fieldwork(draw_id: int) -> ResponseReturnValue:
     """Start fieldwork in a survey project (``project_id``), read its responses back (``action=collect``) or
-    compute the register-calibrated weighting scheme for the statistics API (``action=scheme``)."""
+    compute the register-calibrated weighting scheme for the statistics API (``action=scheme``); every
+    action checks that the user manages the draw's project."""
     session = db.session()
     record = graduates_verification.get_draw(session, draw_id, DrawPurpose.SURVEY)
+    graduates_access.require_draw(session, actor(), record)
     try:
         if request.form.get("action") == "collect":
             count = graduates_fieldwork.collect(session, record, actor=actor())
@@ -247,10 +290,11 @@ def survey_fieldwork(draw_id: int) -> ResponseReturnValue:
             scheme = graduates_fieldwork.create_weighting_scheme(session, record, actor=actor())
             message = _("Weighting scheme #%(id)d computed for the statistics API.", id=scheme.id)
         else:
-            project = surveys.get_project(session, graduates_reports.parse_number(request.form.get("project_id"), "project_id", int, low=1))
-            permissions.require_manage_project(session, actor(), project)
+            project = graduates_access.project_to_draw_for(session, actor(), request.form.get("project_id"))
             sample = graduates_fieldwork.publish(session, record, project, actor=actor())
             message = _("Fieldwork started: %(n)d personal invitations in sample draw #%(id)d.", n=sample.sample_size, id=sample.id)
+    except Forbidden:
+        raise
     except AppError as exc:
         session.rollback()
         flash(exc.message, "error")
@@ -263,7 +307,9 @@ def survey_fieldwork(draw_id: int) -> ResponseReturnValue:
 @bp.get("/draws/<int:draw_id>/manifest.json")
 @roles_required(*STAFF)
 def manifest(draw_id: int) -> ResponseReturnValue:
-    record = graduates_verification.get_draw(db.session(), draw_id)
+    session = db.session()
+    record = graduates_verification.get_draw(session, draw_id)
+    graduates_access.require_draw(session, actor(), record)
     response = jsonify({"draw_id": record.id, "purpose": record.purpose.value, "cohort": record.cohort, "seed": record.seed,
                         "parameters": record.parameters, "manifest": record.manifest})
     response.headers["Content-Disposition"] = f'attachment; filename="graduate-draw-{record.id}-manifest.json"'

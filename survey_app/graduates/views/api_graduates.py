@@ -2,6 +2,9 @@
 
 Aggregates only: no identifying field (name, ID number, phone) and no pseudonymous id leaves
 through these endpoints. Census counts follow the small-count suppression setting.
+
+Scope (the rule of the package docstring): the register as a whole (cohorts, placement rates)
+is read only with a token for all surveys; a draw with a token for its survey project.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from survey_app.analysis.api import API_PREFIX
-from survey_app.analysis.api_auth import require_token
+from survey_app.analysis.api_auth import current_token, require_token
 from survey_app.core import db
 from survey_app.graduates.models import DrawPurpose
-from survey_app.graduates.services import graduates_reports, graduates_verification
+from survey_app.graduates.services import (
+    graduates_access,
+    graduates_reports,
+    graduates_verification,
+)
 
 blp = Blueprint("graduates", __name__, url_prefix=f"{API_PREFIX}/graduates",
                 description="Graduate destination register: placement rates (census), verification-sample misreport estimates, employment sample survey estimates.")
@@ -90,7 +97,8 @@ class Cohorts(MethodView):
     @blp.response(200, GraduateCohortSchema(many=True))
     @require_token(scope=SCOPE)
     def get(self) -> Any:
-        """Cohorts in the register and their numbers of graduates"""
+        """Cohorts in the register and their numbers of graduates (a token for all surveys)"""
+        graduates_access.require_token_register(current_token)
         return graduates_reports.cohort_summary(db.session())
 
 
@@ -101,7 +109,8 @@ class Rates(MethodView):
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @require_token(scope=SCOPE)
     def get(self, query: dict[str, Any], cohort: int) -> Any:
-        """Placement rate and sub-rates (counts, totals, rates) for a snapshot date"""
+        """Placement rate and sub-rates (counts, totals, rates) for a snapshot date (a token for all surveys)"""
+        graduates_access.require_token_register(current_token)
         values = {k: ("" if v is None else str(v)) for k, v in query.items()}
         report = graduates_reports.rates_report(db.session(), cohort, values, min_count=current_app.config["GRADUATE_MIN_CELL_COUNT"])
         rows = graduates_reports.records(report.table)
@@ -115,9 +124,10 @@ class Draws(MethodView):
     @blp.response(200, GraduateDrawSchema(many=True))
     @require_token(scope=SCOPE)
     def get(self) -> Any:
-        """Verification samples and employment survey samples"""
+        """Verification samples and employment survey samples of the token's survey projects"""
         session = db.session()
-        return [*graduates_verification.list_draws(session, DrawPurpose.VERIFICATION), *graduates_verification.list_draws(session, DrawPurpose.SURVEY)]
+        draws = [*graduates_verification.list_draws(session, DrawPurpose.VERIFICATION), *graduates_verification.list_draws(session, DrawPurpose.SURVEY)]
+        return [d for d in draws if graduates_access.token_may_read(current_token, d)]
 
 
 @blp.route("/verification/<int:draw_id>/estimates")
@@ -129,6 +139,7 @@ class VerificationEstimates(MethodView):
         """Misreport rate, sensitivity bounds and verified placement rate with CIs; institution ranking"""
         session = db.session()
         draw = graduates_verification.get_draw(session, draw_id, DrawPurpose.VERIFICATION)
+        graduates_access.require_token_draw(session, current_token, draw)
         return {"draw": draw, **graduates_reports.verification_report(session, draw)}
 
 
@@ -141,4 +152,5 @@ class SurveyEstimates(MethodView):
         """Weighted employment-survey estimates by degree, discipline and region"""
         session = db.session()
         draw = graduates_verification.get_draw(session, draw_id, DrawPurpose.SURVEY)
+        graduates_access.require_token_draw(session, current_token, draw)
         return {"draw": draw, **graduates_reports.survey_report(session, draw)}

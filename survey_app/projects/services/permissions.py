@@ -4,13 +4,17 @@ Every admin view calls one of the ``require_*`` functions on the object it shows
 not only a role check on the page.
 
 - admin: everything;
-- designer: the projects they own or were granted (:class:`~survey_app.projects.models.ProjectGrant`);
+- designer: the projects they own or were granted (:class:`~survey_app.projects.models.ProjectGrant`):
+  they edit the project's work (labels, questionnaire, frames, samples, invitations, review set-up);
+  only the owner (and admins) hand the project on: grant or revoke access, archive or unarchive it
+  (:func:`require_administer_project`);
 - reviewer: the review levels of the projects they are assigned to;
 - statistician: reads results (monitoring) of every project, changes nothing.
 """
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
@@ -41,6 +45,17 @@ def can_manage_project(session: Session, user: User, project: SurveyProject) -> 
 def require_manage_project(session: Session, user: User, project: SurveyProject) -> None:
     if not can_manage_project(session, user, project):
         raise Forbidden(f"You may not manage survey project {project.code!r}.")
+
+
+def can_administer_project(session: Session, user: User, project: SurveyProject) -> bool:
+    """Grants and archiving: admins and the project's owner, not the designers it was granted to."""
+    return user.role == Role.ADMIN or (user.role == Role.DESIGNER and project.owner_id == user.id)
+
+
+def require_administer_project(session: Session, user: User, project: SurveyProject) -> None:
+    if not can_administer_project(session, user, project):
+        raise Forbidden(_("Only the owner of survey project %(code)s or an administrator may grant or revoke access to it or archive it.",
+                          code=project.code))
 
 
 def can_read_results(session: Session, user: User, project: SurveyProject) -> bool:

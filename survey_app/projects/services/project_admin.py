@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from survey_app.accounts.models import Role, User
 from survey_app.accounts.services import audit
 from survey_app.core.errors import Forbidden, NotFound, ValidationFailed
-from survey_app.projects.models import ProjectGrant, SurveyProject
+from survey_app.projects.models import ProjectGrant, SurveyProject, SurveyStatus
 from survey_app.projects.services import permissions, surveys
 
 
@@ -51,7 +51,11 @@ def create(session: Session, data: Mapping[str, Any], *, actor: User) -> SurveyP
 
 
 def update(session: Session, project: SurveyProject, data: Mapping[str, Any], *, actor: User) -> SurveyProject:
+    """Edit a project (its managers); archiving or unarchiving it is for the owner or an admin."""
     permissions.require_manage_project(session, actor, project)
+    status = data.get("status")
+    if status not in (None, "", project.status.value) and SurveyStatus.ARCHIVED.value in (str(status), project.status.value):
+        permissions.require_administer_project(session, actor, project)
     values = {k: v for k, v in data.items() if k != "owner_id"}
     surveys.update_project(session, project, values, actor=actor)
     if actor.role == Role.ADMIN and "owner_id" in data:
@@ -71,7 +75,7 @@ def grants(session: Session, project: SurveyProject) -> list[ProjectGrant]:
 
 def grant(session: Session, project: SurveyProject, user_id: int, *, actor: User) -> ProjectGrant:
     """Let another designer manage ``project`` (owner or admin only)."""
-    permissions.require_manage_project(session, actor, project)
+    permissions.require_administer_project(session, actor, project)
     user = session.get(User, user_id)
     if user is None or user.role != Role.DESIGNER:
         raise ValidationFailed("Only designers can be granted a project.", {"user_id": ["choose a designer"]})
@@ -86,7 +90,8 @@ def grant(session: Session, project: SurveyProject, user_id: int, *, actor: User
 
 
 def revoke(session: Session, project: SurveyProject, grant_id: int, *, actor: User) -> None:
-    permissions.require_manage_project(session, actor, project)
+    """Take a designer's access away (owner or admin only)."""
+    permissions.require_administer_project(session, actor, project)
     row = session.get(ProjectGrant, grant_id)
     if row is None or row.project_id != project.id:
         raise NotFound(f"Grant {grant_id} does not exist on this project.")

@@ -57,7 +57,11 @@ def _values(form: ProjectForm) -> dict[str, object]:
 
 def _form(project: SurveyProject | None = None) -> ProjectForm:
     form = ProjectForm(obj=project) if project is not None and request.method == "GET" else ProjectForm()
-    form.status.choices = [(s.value, enum_label(s.value)) for s in SurveyStatus]
+    statuses = list(SurveyStatus)
+    if project is not None and not permissions.can_administer_project(db.session(), actor(), project):
+        # archiving is the owner's (or an admin's); a granted designer keeps the status it has
+        statuses = [SurveyStatus.ARCHIVED] if project.status == SurveyStatus.ARCHIVED else [s for s in statuses if s != SurveyStatus.ARCHIVED]
+    form.status.choices = [(s.value, enum_label(s.value)) for s in statuses]
     form.owner_id.choices = [("", "—")] + [(str(u.id), f"{u.display_name} <{u.email}>") for u in project_admin.designers(db.session())]
     if project is not None and request.method == "GET":
         form.indicators.data = "\n".join(project.indicators or [])
@@ -98,6 +102,7 @@ def show(project_id: int) -> ResponseReturnValue:
         frames=frames.list_frames(session, project),
         draws=samples.list_draws(session, project),
         grants=project_admin.grants(session, project),
+        can_administer=permissions.can_administer_project(session, actor(), project),
         designers=[u for u in project_admin.designers(session) if u.role == Role.DESIGNER and u.id != project.owner_id],
     )
 
@@ -126,7 +131,7 @@ def edit(project_id: int) -> ResponseReturnValue:
 def add_grant(project_id: int) -> ResponseReturnValue:
     session = db.session()
     project = surveys.get_project(session, project_id)
-    permissions.require_manage_project(session, actor(), project)
+    permissions.require_administer_project(session, actor(), project)
     try:
         user_id = int(request.form.get("user_id", ""))
     except ValueError:

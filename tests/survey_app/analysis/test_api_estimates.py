@@ -176,6 +176,22 @@ def test_uncomputed_scheme_and_changed_data_are_409(client, session, computed):
     assert response.status_code == 409 and "changed since" in response.json["message"]
 
 
+def test_without_version_the_latest_computed_version_is_used(client, computed):
+    """Issue #20: a new, uncomputed version made every estimate without ``version=`` a 409."""
+    world, scheme_id, run_id = computed
+    added = client.post(f"/api/v1/surveys/{world.project_id}/weighting-schemes/{scheme_id}/versions", json={"spec": spec_with_draw(world)},
+                        headers=bearer(world.token))
+    assert added.status_code == 201 and added.json["number"] == 2
+    response = _get(client, world, scheme_id, variables="i01")
+    assert response.status_code == 200, response.json
+    assert response.json["scheme"]["version"] == 1 and response.json["scheme"]["run_id"] == run_id
+    asked = _get(client, world, scheme_id, variables="i01", version=2)
+    assert asked.status_code == 409 and "version 2 has not been computed" in asked.json["message"]
+    computed_later = client.post(f"/api/v1/surveys/{world.project_id}/weighting-schemes/{scheme_id}/versions/2/compute", headers=bearer(world.token))
+    assert computed_later.status_code == 201
+    assert _get(client, world, scheme_id, variables="i01").json["scheme"]["version"] == 2
+
+
 def test_auth_failures(client, computed):
     world, scheme_id, _ = computed
     url = f"/api/v1/surveys/{world.project_id}/estimates/?scheme={scheme_id}&variables=i01"

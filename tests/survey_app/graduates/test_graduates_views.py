@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from sqlalchemy import func, select
 
-from survey_app.accounts.models import AuditEvent, Role, User
+from survey_app.accounts.models import AuditEvent, Role
 from survey_app.fieldwork.models import FrameUnit, Invitation, SampleUnit
 from survey_app.graduates.models import Graduate, GraduateDraw, GraduateSampleUnit
 from survey_app.projects.services import surveys
@@ -27,14 +28,23 @@ def _rows():
     return rows + [row(f"B{i:03d}", c, institution_code="10002", institution_name="示范学院") for i, c in enumerate(CODES)]
 
 
+@pytest.fixture
+def designer(client, logged_in, session):
+    """A designer logged in on ``client`` who owns a survey project (the project the draws are for)."""
+    user = logged_in(Role.DESIGNER)
+    project = surveys.create_project(session, {"code": "grad-2026", "title": "毕业生就业状况调查", "form_number": "表1", "issuing_authority": "示范厅",
+                                               "approval_number": "示〔2026〕1号", "valid_until": "2027-01-01"}, actor=session.merge(user))
+    session.commit()
+    return project
+
+
 def test_only_designers_and_admins(client, logged_in) -> None:
     assert client.get("/admin/graduates/").status_code == 302  # to the login page
     logged_in(Role.STATISTICIAN)
     assert client.get("/admin/graduates/").status_code == 403
 
 
-def test_import_errors_are_listed_and_nothing_is_stored(client, logged_in, session) -> None:
-    logged_in(Role.DESIGNER)
+def test_import_errors_are_listed_and_nothing_is_stored(client, designer, session) -> None:
     response = _upload(client, [row("A001", "10"), row("A002", "13")])
     assert response.status_code == 422
     page = response.get_data(as_text=True)
@@ -42,8 +52,7 @@ def test_import_errors_are_listed_and_nothing_is_stored(client, logged_in, sessi
     assert session.scalar(select(func.count()).select_from(Graduate)) == 0
 
 
-def test_register_rates_and_graduate_record(client, logged_in, session) -> None:
-    logged_in(Role.DESIGNER)
+def test_register_rates_and_graduate_record(client, designer, session) -> None:
     assert _upload(client, _rows()).status_code == 302
     index = client.get("/admin/graduates/").get_data(as_text=True)
     assert "2026" in index and "72" in index
@@ -57,17 +66,17 @@ def test_register_rates_and_graduate_record(client, logged_in, session) -> None:
     graduate_id = session.scalar(select(Graduate.id).where(Graduate.graduate_key == "A001"))
     masked = client.get(f"/admin/graduates/graduate/{graduate_id}").get_data(as_text=True)
     assert "张*" in masked and "13800138000" not in masked and "138****8000" in masked
-    clear = client.post(f"/admin/graduates/graduate/{graduate_id}", data={"purpose": "audit check"}).get_data(as_text=True)
-    assert "13800138000" in clear
+    # A001 is in no sample of the designer's project: the identity stays masked (test_graduates_access has the reveals)
+    refused = client.post(f"/admin/graduates/graduate/{graduate_id}", data={"purpose": "audit check"})
+    assert refused.status_code == 403 and "13800138000" not in refused.get_data(as_text=True)
     actions = session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "graduate")).all()
-    assert actions == ["personal_data.view", "personal_data.reveal"]
+    assert actions == ["personal_data.view"]
 
 
-def test_verification_draw_callbacks_and_report(client, logged_in, session) -> None:
-    logged_in(Role.DESIGNER)
+def test_verification_draw_callbacks_and_report(client, designer, session) -> None:
     _upload(client, _rows())
     response = client.post("/admin/graduates/verification", data={"cohort": "2026", "mode": "size", "per_institution": "18", "seed": "7",
-                                                                   "oversample": "3", "snapshot_on": "2026-09-01"})
+                                                                   "oversample": "3", "snapshot_on": "2026-09-01", "project_id": designer.id})
     assert response.status_code == 302
     draw_id = int(re.search(r"/verification/(\d+)", response.headers["Location"]).group(1))
     page = client.get(f"/admin/graduates/verification/{draw_id}").get_data(as_text=True)
@@ -75,7 +84,9 @@ def test_verification_draw_callbacks_and_report(client, logged_in, session) -> N
     units = session.scalars(select(GraduateSampleUnit).where(GraduateSampleUnit.draw_id == draw_id)).all()
     assert len(units) == 36
     call = client.get(f"/admin/graduates/units/{units[0].id}").get_data(as_text=True)
-    assert "13800138000" in call  # the caller sees the phone; the view is logged
+    assert "13800138000" not in call and "138****8000" in call  # masked; the view is logged
+    shown = client.post(f"/admin/graduates/units/{units[0].id}", data={"action": "reveal", "purpose": "callback"}).get_data(as_text=True)
+    assert "13800138000" in shown  # the caller asked for the phone, with a reason
     bad = client.post(f"/admin/graduates/units/{units[0].id}", data={"outcome": "unreachable", "attempts": "1"})
     assert bad.status_code == 422
     assert client.post(f"/admin/graduates/units/{units[0].id}", data={"outcome": "unreachable", "attempts": "3"}).status_code == 302
@@ -90,26 +101,22 @@ def test_verification_draw_callbacks_and_report(client, logged_in, session) -> N
     ranking = report[report.index('id="ranking"'):report.index('id="estimates"')]
     assert ranking.index("10001") < ranking.index("10002")  # school A misreported its "other hiring forms"
     reveals = session.scalar(select(func.count()).where(AuditEvent.action == "personal_data.reveal"))
-    assert reveals == 2  # the GET and the re-rendered form after the rejected POST
+    assert reveals == 1  # the explicit reveal only: the re-rendered form after the rejected POST is masked
     manifest = client.get(f"/admin/graduates/draws/{draw_id}/manifest.json").get_json()
     assert manifest["seed"] == 7 and manifest["purpose"] == "verification"
 
 
-def test_survey_draw_and_page(client, logged_in, session) -> None:
-    logged_in(Role.DESIGNER)
+def test_survey_draw_and_page(client, designer, session) -> None:
+    project = designer
     _upload(client, _rows())
     response = client.post("/admin/graduates/survey", data={"cohort": "2026", "seed": "3", "institutions_per_stratum": "2",
-                                                             "graduates_per_institution": "10"})
+                                                             "graduates_per_institution": "10", "project_id": project.id})
     assert response.status_code == 302
     draw = session.scalar(select(GraduateDraw))
     page = client.get(f"/admin/graduates/survey/{draw.id}")
     assert page.status_code == 200 and "No survey responses" in page.get_data(as_text=True)
-    invalid = client.post("/admin/graduates/survey", data={"cohort": "2026", "seed": ""})
+    invalid = client.post("/admin/graduates/survey", data={"cohort": "2026", "seed": "", "project_id": project.id})
     assert invalid.status_code == 422
-    user = session.scalar(select(User).where(User.email == "designer@example.org"))
-    project = surveys.create_project(session, {"code": "grad-2026", "title": "毕业生就业状况调查", "form_number": "表1", "issuing_authority": "示范厅",
-                                               "approval_number": "示〔2026〕1号", "valid_until": "2027-01-01"}, actor=user)
-    session.commit()
     started = client.post(f"/admin/graduates/survey/{draw.id}/fieldwork", data={"project_id": str(project.id)})
     assert started.status_code == 302
     session.expire_all()
@@ -126,3 +133,17 @@ def test_survey_draw_and_page(client, logged_in, session) -> None:
     assert "Read 0 complete questionnaire responses." in collected.get_data(as_text=True)
     scheme = client.post(f"/admin/graduates/survey/{draw.id}/fieldwork", data={"action": "scheme"}, follow_redirects=True)
     assert "Calibration is not feasible" in scheme.get_data(as_text=True)  # no respondents yet: nothing computed
+
+
+def test_huge_page_numbers_show_the_last_page(client, designer, session) -> None:
+    """Issue #20: ``page=`` beyond any database integer gave a 500; it now shows the last page."""
+    _upload(client, _rows())
+    for page, shown, key in (("99999999999999999999999", "Page 2", "B035"), ("-5", "Page 1", "A000"), ("x", "Page 1", "A000")):
+        response = client.get(f"/admin/graduates/2026/register?page={page}")
+        assert response.status_code == 200, page
+        assert key in response.get_data(as_text=True) and shown in response.get_data(as_text=True)
+    response = client.post("/admin/graduates/verification", data={"cohort": "2026", "mode": "size", "per_institution": "18", "seed": "7",
+                                                                   "project_id": designer.id})
+    draw_url = response.headers["Location"]
+    page = client.get(f"{draw_url}?pending=1&page=99999999999999999999999")
+    assert page.status_code == 200 and "/admin/graduates/units/" in page.get_data(as_text=True)

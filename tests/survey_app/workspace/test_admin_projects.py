@@ -83,6 +83,41 @@ def test_grant_lets_another_designer_manage(app: Flask, client: FlaskClient, mak
     assert actions == ["survey.create", "survey.grant", "survey.revoke"]
 
 
+def test_only_the_owner_or_an_admin_manages_grants_and_archives(app: Flask, make_user: Any, session: Session) -> None:
+    """Issue #20: a designer who was only granted a project could grant it on, revoke grants and archive it."""
+    owner, granted, third = (make_user(Role.DESIGNER, f"{name}@example.org") for name in ("owner", "granted", "third"))
+    project = project_admin.create(session, project_data(), actor=session.merge(owner))
+    project_admin.grant(session, project, granted.id, actor=session.merge(owner))
+    session.commit()
+    grant_id = project_admin.grants(session, project)[0].id
+    helper = app.test_client()
+    login(helper, granted.email)
+    page = helper.get(f"/admin/projects/{project.id}").get_data(as_text=True)
+    assert f"/admin/projects/{project.id}/grants" not in page  # no grant or revoke forms for a granted designer
+    assert helper.post(f"/admin/projects/{project.id}/grants", data={"user_id": str(third.id)}).status_code == 403
+    assert helper.post(f"/admin/projects/{project.id}/grants/{grant_id}/delete").status_code == 403
+    archived = helper.post(f"/admin/projects/{project.id}/edit", data=_form(status="archived"))
+    assert archived.status_code == 403 and "owner" in archived.get_data(as_text=True)
+    assert "archived" not in helper.get(f"/admin/projects/{project.id}/edit").get_data(as_text=True).split('id="status"')[1].split("</select>")[0]
+    # the granted designer still edits the project's work
+    assert helper.post(f"/admin/projects/{project.id}/edit", data=_form(title="毕业生调查（修订）")).status_code == 302
+    session.expire_all()
+    assert [g.user_id for g in project_admin.grants(session, project)] == [granted.id]
+    assert session.get(SurveyProject, project.id).status.value == "active"  # type: ignore[union-attr]
+    assert session.get(SurveyProject, project.id).title == "毕业生调查（修订）"  # type: ignore[union-attr]
+    denied = session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == granted.id)).all()
+    assert "survey.grant" not in denied and "survey.revoke" not in denied
+    # the owner does all three
+    boss = app.test_client()
+    login(boss, owner.email)
+    assert boss.post(f"/admin/projects/{project.id}/grants", data={"user_id": str(third.id)}).status_code == 302
+    assert boss.post(f"/admin/projects/{project.id}/grants/{grant_id}/delete").status_code == 302
+    assert boss.post(f"/admin/projects/{project.id}/edit", data=_form(status="archived")).status_code == 302
+    session.expire_all()
+    assert [g.user_id for g in project_admin.grants(session, project)] == [third.id]
+    assert session.get(SurveyProject, project.id).status.value == "archived"  # type: ignore[union-attr]
+
+
 def test_admin_assigns_the_owner(client: FlaskClient, logged_in: Any, make_user: Any, session: Session) -> None:
     designer = make_user(Role.DESIGNER, "someone@example.org")
     logged_in(Role.ADMIN)
