@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -51,6 +52,23 @@ def test_open_redirects_are_refused(client: FlaskClient, make_user: Any) -> None
     user = make_user()
     response = client.post("/login?next=https://evil.example/", data={"email": user.email, "password": PASSWORD})
     assert response.headers["Location"] == "/admin/"
+
+
+@pytest.mark.parametrize("target", [
+    "/admin/\nX", "/admin/\r\nSet-Cookie: a=b", "/admin/\x00", "/admin/\x7f", "/\\evil.example", "/\\/evil.example",
+    "//evil.example/", "https://evil.example/", "javascript:alert(1)", "admin/", "",
+])
+def test_next_must_be_a_path_on_this_site(client: FlaskClient, make_user: Any, target: str) -> None:
+    user = make_user()
+    response = client.post("/login", query_string={"next": target}, data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200  # logged in all the same
+
+
+def test_next_keeps_a_path_and_query_on_this_site(client: FlaskClient, make_user: Any) -> None:
+    user = make_user()
+    response = client.post("/login", query_string={"next": "/admin/registry?status=active"}, data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/registry?status=active"
 
 
 def test_passwords_are_stored_hashed(make_user: Any, session: Session) -> None:
