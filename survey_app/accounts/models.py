@@ -29,6 +29,9 @@ class User(Timestamped, Base):
     role: Mapped[Role] = mapped_column(enum_type(Role, "user_role"))
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Part of every log-in session of this user (see get_id); raising it ends them all (log-out,
+    # password, role or active flag changed), whoever holds a copy of the cookie.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     # Flask-Login protocol
     @property
@@ -40,7 +43,8 @@ class User(Timestamped, Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie names: ``"<id>:<session_version>"`` (checked on every request)."""
+        return f"{self.id}:{self.session_version}"
 
     def has_role(self, *roles: Role) -> bool:
         return self.role == Role.ADMIN or self.role in roles

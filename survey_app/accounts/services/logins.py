@@ -39,3 +39,9 @@ def attempt(session: Session, email: str, password: str, *, max_attempts: int, w
         return None, False
     audit.record(session, "auth.login", actor=user, object_type="user", object_id=email)
     return user, False
+
+
+def log_out(session: Session, user: User) -> None:
+    """Log ``user`` out: every session of theirs ends on the server, not only this browser's cookie."""
+    audit.record(session, "auth.logout", actor=user)
+    users.end_sessions(session, user)

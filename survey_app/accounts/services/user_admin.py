@@ -58,8 +58,11 @@ def update(session: Session, user: User, data: Mapping[str, Any], *, actor: User
     losing_admin = user.role == Role.ADMIN and user.is_active and (role != Role.ADMIN or not active)
     if losing_admin and _active_admins(session) <= 1:
         raise Conflict("The last active administrator cannot be demoted or deactivated.", {"role": ["keep at least one active administrator"]})
+    ends_sessions = role != user.role or active != user.is_active
     user.role, user.is_active, user.display_name = role, active, name
     session.flush()
+    if ends_sessions:  # a session must not keep a role (or an account) that was taken away
+        users.end_sessions(session, user)
     after = audit.snapshot(user)
     if after != before:
         audit.record(session, "user.update", actor=actor, object_type="user", object_id=user.id, before=before, after=after)
@@ -70,5 +73,5 @@ def reset_password(session: Session, user: User, password: str, *, actor: User) 
     if len(password) < users.MIN_PASSWORD_LENGTH:
         raise ValidationFailed("The password is too short.", {"password": [f"must be at least {users.MIN_PASSWORD_LENGTH} characters"]})
     user.password_hash = users.hash_password(password)
-    session.flush()
+    users.end_sessions(session, user)  # whoever knew the old password is logged out
     audit.record(session, "user.password_reset", actor=actor, object_type="user", object_id=user.id)

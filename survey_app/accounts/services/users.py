@@ -82,6 +82,27 @@ def create_user(
     return user
 
 
+_SESSION_ID = re.compile(r"([0-9]{1,18}):([0-9]{1,18})")
+
+
+def session_user(session: Session, session_id: str) -> User | None:
+    """The user a log-in session names (``User.get_id``), or ``None`` when the user is unknown or
+    deactivated, or their sessions were ended since (:func:`end_sessions`)."""
+    match = _SESSION_ID.fullmatch(session_id)
+    if match is None:
+        return None
+    user = session.get(User, int(match[1]))
+    if user is None or not user.is_active or user.session_version != int(match[2]):
+        return None
+    return user
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every log-in session of ``user``: the copies of their cookies no longer log anyone in."""
+    user.session_version = User.session_version + 1  # type: ignore[assignment]  # atomic in the database
+    session.flush()
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The active user with this e-mail and password, or ``None``."""
     user = get_by_email(session, email)

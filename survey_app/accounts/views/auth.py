@@ -15,7 +15,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email
 
-from survey_app.accounts.services import audit, logins
+from survey_app.accounts.services import logins
 from survey_app.core import db
 
 bp = Blueprint("auth", __name__, template_folder="../templates")
@@ -79,7 +79,7 @@ def login() -> ResponseReturnValue:
 @login_required
 def logout() -> ResponseReturnValue:
     session = db.session()
-    audit.record(session, "auth.logout", actor=current_user._get_current_object())
+    logins.log_out(session, current_user._get_current_object())
     session.commit()
     logout_user()
     flash(_("You have been logged out."), "info")
