@@ -53,6 +53,28 @@ class User(Timestamped, Base):
         return f"<User {self.id} {self.email} {self.role.value}>"
 
 
+class LoginThrottle(Base):
+    """Failed log-ins counted under one key: an account (``account:<e-mail>``) or a client address
+    (``address:<address>``). See :mod:`survey_app.accounts.services.logins`."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int]
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginAddress(Base):
+    """A client address (an IPv6 /64 network) from which a user logged in: their usual addresses,
+    where the limit on their account does not apply."""
+
+    __tablename__ = "login_addresses"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_login_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class AuditLogReadOnly(RuntimeError):
     """Audit events are never changed or deleted through the application."""
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask import session as flask_session
 from flask.typing import ResponseReturnValue
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -45,17 +47,13 @@ def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("admin.dashboard"))
     form = LoginForm()
-    status = 200
+    status, headers = 200, {}
     if form.validate_on_submit():
         session = db.session()
-        user, locked = logins.attempt(
-            session,
-            form.email.data or "",
-            form.password.data or "",
-            max_attempts=current_app.config["LOGIN_MAX_ATTEMPTS"],
-            window_seconds=current_app.config["LOGIN_WINDOW_SECONDS"],
-        )
+        result = logins.attempt(session, form.email.data or "", form.password.data or "", request.remote_addr,
+                                logins.LoginPolicy.from_config(current_app.config))
         session.commit()
+        user = result.user
         if user is not None:
             language = flask_session.get("lang")
             flask_session.clear()  # a fresh session on log-in (no fixation), kept for PERMANENT_SESSION_LIFETIME
@@ -64,15 +62,16 @@ def login() -> ResponseReturnValue:
                 flask_session["lang"] = language
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
-        if locked:
-            flash(_("Too many failed attempts. Please wait %(minutes)d minutes and try again.", minutes=current_app.config["LOGIN_WINDOW_SECONDS"] // 60), "error")
-            status = 429
+        if result.retry_after:
+            wait = format_timedelta(timedelta(seconds=result.retry_after), granularity="second", add_direction=False)
+            flash(_("Too many failed log-ins. Please try again in %(wait)s.", wait=wait), "error")
+            status, headers = 429, {"Retry-After": str(result.retry_after)}
         else:
             flash(_("Wrong e-mail or password."), "error")
             status = 401
     elif request.method == "POST":
         status = 400
-    return render_template("accounts/login.html", form=form), status
+    return render_template("accounts/login.html", form=form), status, headers
 
 
 @bp.post("/logout")
