@@ -117,6 +117,8 @@ def load_config(
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_NAME": "strata_session",
+        # Strict-Transport-Security max-age (browsers then use only https for a year); 0 sends none
+        "HSTS_SECONDS": _int(env, "STRATA_HSTS_SECONDS", 31_536_000 if production else 0),
         # an admin log-in lasts this long without activity (sliding, refreshed on each request)
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=_int(env, "STRATA_SESSION_HOURS", 8)),
         "SESSION_REFRESH_EACH_REQUEST": True,
