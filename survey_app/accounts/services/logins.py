@@ -10,11 +10,12 @@ Two limits, each a growing wait after a number of failed log-ins:
   hammering an account from elsewhere slows down every unfamiliar address, never the owner at
   their usual address.
 
-A count is forgotten when, after its wait, another ``window_seconds`` pass without a failure. The counters live in the database
-(``login_throttles``), so the limits hold across every app process. Each attempt is counted
-*before* its password is checked, by one atomic statement (an ``INSERT ... ON CONFLICT DO UPDATE
-... WHERE`` that only counts it when it need not wait), and given back when the password was
-right: parallel attempts cannot all pass the check, on PostgreSQL or SQLite.
+A count is forgotten when, after its wait, another ``window_seconds`` pass without a failure.
+The counters live in the database (``login_throttles``), so the limits hold across every app
+process. Each attempt is counted *before* its password is checked, by one atomic statement (an
+``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` that only counts it when it need not wait), and
+given back when the password was right: parallel attempts cannot all pass the check, on
+PostgreSQL or SQLite.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ USUAL_ADDRESS_DAYS = 90
 class LoginPolicy:
     max_attempts: int  # failures per account (from unfamiliar addresses) before the waits begin
     address_max_attempts: int  # failures per client address before the waits begin
-    window_seconds: int  # the longest wait; failures are forgotten after this long without one
+    window_seconds: int  # the longest wait; a count is forgotten after its wait and this long without a failure
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> LoginPolicy:
