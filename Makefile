@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/strata db upgrade
 	$(BIN)/strata demo load
 	@echo "Serving Strata on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
-	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+	$(BIN)/strata serve --bind $(HOST):$(PORT) --workers 1 --access-log
 
 test: lint typecheck imports pytest
 

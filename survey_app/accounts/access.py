@@ -11,6 +11,7 @@ from flask import Flask
 from flask_login import LoginManager, current_user
 
 from survey_app.accounts.models import Role, User
+from survey_app.accounts.services import users
 from survey_app.core import db
 from survey_app.core.errors import Forbidden
 
@@ -24,9 +25,8 @@ def init_app(app: Flask) -> None:
     login.init_app(app)
 
     @login.user_loader
-    def _load(user_id: str) -> User | None:
-        user = db.session().get(User, int(user_id))
-        return user if user is not None and user.is_active else None
+    def _load(session_id: str) -> User | None:
+        return users.session_user(db.session(), session_id)
 
 
 def roles_required(*roles: Role) -> Callable[[F], F]:

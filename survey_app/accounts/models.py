@@ -29,6 +29,9 @@ class User(Timestamped, Base):
     role: Mapped[Role] = mapped_column(enum_type(Role, "user_role"))
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Part of every log-in session of this user (see get_id); raising it ends them all (log-out,
+    # password, role or active flag changed), whoever holds a copy of the cookie.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     # Flask-Login protocol
     @property
@@ -40,13 +43,36 @@ class User(Timestamped, Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie names: ``"<id>:<session_version>"`` (checked on every request)."""
+        return f"{self.id}:{self.session_version}"
 
     def has_role(self, *roles: Role) -> bool:
         return self.role == Role.ADMIN or self.role in roles
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role.value}>"
+
+
+class LoginThrottle(Base):
+    """Failed log-ins counted under one key: an account (``account:<e-mail>``) or a client address
+    (``address:<address>``). See :mod:`survey_app.accounts.services.logins`."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int]
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginAddress(Base):
+    """A client address (an IPv6 /64 network) from which a user logged in: their usual addresses,
+    where the limit on their account does not apply."""
+
+    __tablename__ = "login_addresses"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_login_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AuditLogReadOnly(RuntimeError):

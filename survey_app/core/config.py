@@ -117,11 +117,16 @@ def load_config(
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_NAME": "strata_session",
+        # Strict-Transport-Security max-age (browsers then use only https for a year); 0 sends none
+        "HSTS_SECONDS": _int(env, "STRATA_HSTS_SECONDS", 31_536_000 if production else 0),
         # an admin log-in lasts this long without activity (sliding, refreshed on each request)
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=_int(env, "STRATA_SESSION_HOURS", 8)),
         "SESSION_REFRESH_EACH_REQUEST": True,
         "WTF_CSRF_TIME_LIMIT": None,
+        # failed log-ins per account (from addresses that are not its usual ones) and per client
+        # address before each further attempt waits, 15 s doubling up to the window (accounts.services.logins)
         "LOGIN_MAX_ATTEMPTS": _int(env, "STRATA_LOGIN_MAX_ATTEMPTS", 5),
+        "LOGIN_ADDRESS_MAX_ATTEMPTS": _int(env, "STRATA_LOGIN_ADDRESS_MAX_ATTEMPTS", 20),
         "LOGIN_WINDOW_SECONDS": _int(env, "STRATA_LOGIN_WINDOW_SECONDS", 900),
         "SMTP_URL": env.get("STRATA_SMTP_URL", ""),
         # staged frame uploads; must be shared by every app process (default: the instance folder)

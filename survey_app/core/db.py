@@ -11,7 +11,8 @@ import select
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 _EXT = "strata_db"
@@ -124,6 +125,14 @@ def autocommit(current: Connection) -> None:
     if current.in_transaction():
         current.rollback()
     current.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def insert(current: Session | Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An ``INSERT`` into ``table`` that can take ``ON CONFLICT (...) DO NOTHING / DO UPDATE ... WHERE``
+    and ``RETURNING``: one statement, atomic on PostgreSQL and SQLite alike, which spell it the same
+    (SQLAlchemy has one construct per dialect, with the same methods)."""
+    dialect = current.get_bind().dialect.name if isinstance(current, Session) else current.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def _close_connection(exc: BaseException | None) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ def init_app(app: Flask) -> None:
             429: _("Too many requests. Please wait and try again."),
         }
         message = messages.get(status, exc.description or exc.name)
+        if isinstance(exc, CSRFError):  # a form without its token: expired (a new session) or forged elsewhere
+            message = _("The form was not accepted: it has expired or did not come from this site. Reload the page and send it again.")
         errors = getattr(exc, "data", {}).get("messages") if hasattr(exc, "data") else None
         response = _respond(status, code, message, errors)
         if status == 405 and exc.get_response().headers.get("Allow"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from babel import Locale
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -17,6 +17,8 @@ def _parsed(identifier: str) -> Locale:
 
 
 def _choose_locale() -> str:
+    if not has_request_context():  # a command (``strata user create``): the configured language
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     supported = current_app.config["STRATA_LOCALES"]
     wanted = request.args.get("lang")
     if wanted in supported:

@@ -1,5 +1,6 @@
 """Sessions (signed cookies), CSRF protection (Flask-WTF for log-in users, a signed double submit for
-respondents) and the security headers of every response. Log-in and roles: :mod:`survey_app.accounts.access`."""
+respondents) and the security headers of every response (Content-Security-Policy, HSTS in
+production, ``Cache-Control: no-store`` on everything that is not public). Log-in and roles: :mod:`survey_app.accounts.access`."""
 
 from __future__ import annotations
 
@@ -96,13 +97,50 @@ def set_browser_cookie(response: Response) -> Response:
     return response
 
 
+#: Scripts only from this site's static files: no inline script, event handler attribute or
+#: ``eval`` runs, so injected markup cannot run code. Styles may be inline (the charts are SVG
+#: with style attributes; questionnaire matrices set their column count).
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+#: What the ``Server`` header says: no server name or version for a scanner to match.
+SERVER = "Strata"
+
+
+def _never_stored() -> bool:
+    """Admin pages, the API and every page seen with a session (logged in) carry data that no
+    browser or proxy may keep."""
+    return request.path.startswith(("/admin", "/api/")) or current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+
+
+def security_headers(response: Response) -> Response:
+    """The headers every response gets (static files keep their own caching)."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers["Server"] = SERVER  # WSGI servers (werkzeug's, granian) add their own name and version only when absent
+    max_age = current_app.config.get("HSTS_SECONDS", 0)
+    if max_age:
+        headers.setdefault("Strict-Transport-Security", f"max-age={max_age}; includeSubDomains")
+    if request.endpoint != "static":
+        if _never_stored():
+            headers["Cache-Control"] = "no-store"
+        else:
+            headers.setdefault("Cache-Control", "no-store")  # a public view may choose to be cached
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.session_interface = SessionInterface()
     csrf.init_app(app)
-
-    @app.after_request
-    def _headers(response: Any) -> Any:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    app.after_request(security_headers)

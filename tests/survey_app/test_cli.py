@@ -39,3 +39,10 @@ def test_demo_load_is_idempotent_and_prints_how_to_log_in(app: Flask, session: S
     assert "0 created" in second.output
     assert session.scalar(select(func.count(User.id))) == len(demo.DEMO_USERS)
     assert session.scalar(select(func.count(SurveyProject.id))) >= 2
+
+
+def test_create_user_refuses_a_weak_password(app: Flask, session: Session) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["user", "create", "stat@example.org", "--role", "statistician", "--password", "password12"])
+    assert result.exit_code != 0 and "is too easy to guess" in result.output
+    assert session.scalar(select(func.count(User.id))) == 0

@@ -27,7 +27,7 @@ def empty_database(tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
         return
     server = make_url(normalise_database_url(SERVER_URL))
-    name = f"strata_mig_{uuid.uuid4().hex[:10]}"
+    name = f"{server.database}_mig_{uuid.uuid4().hex[:10]}"  # beside the test database, named after it
     admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

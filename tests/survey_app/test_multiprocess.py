@@ -237,3 +237,16 @@ def test_strata_serve_delivers_a_response_when_the_body_was_not_read(app: Flask,
             assert length and len(content) == int(length.group(1))
             reply = exchange(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             assert reply.startswith(b"HTTP/1.1 200 ")
+
+
+def test_strata_serve_names_no_server_or_version(app: Flask, tmp_path: Path) -> None:
+    """The ``Server`` header is the application's, not the server's name and version."""
+    with _strata_serve(app, tmp_path / "serve.log", workers=1) as (_proc, port):
+        for path in ("/healthz", "/login", "/static/strata.css", "/no-such-page"):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                connection.request("GET", path)
+                response = connection.getresponse()
+                assert response.headers.get_all("Server") == ["Strata"], (path, response.headers.items())
+            finally:
+                connection.close()

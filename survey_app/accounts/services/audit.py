@@ -28,7 +28,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def snapshot(obj: Any, *, exclude: tuple[str, ...] = ("password_hash",)) -> dict[str, Any]:
+def snapshot(obj: Any, *, exclude: tuple[str, ...] = ("password_hash", "session_version")) -> dict[str, Any]:
     """The column values of an ORM object, JSON-ready, for ``before`` / ``after``."""
     mapper = sa_inspect(obj).mapper
     return {

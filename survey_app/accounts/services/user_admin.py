@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -58,8 +59,11 @@ def update(session: Session, user: User, data: Mapping[str, Any], *, actor: User
     losing_admin = user.role == Role.ADMIN and user.is_active and (role != Role.ADMIN or not active)
     if losing_admin and _active_admins(session) <= 1:
         raise Conflict("The last active administrator cannot be demoted or deactivated.", {"role": ["keep at least one active administrator"]})
+    ends_sessions = role != user.role or active != user.is_active
     user.role, user.is_active, user.display_name = role, active, name
     session.flush()
+    if ends_sessions:  # a session must not keep a role (or an account) that was taken away
+        users.end_sessions(session, user)
     after = audit.snapshot(user)
     if after != before:
         audit.record(session, "user.update", actor=actor, object_type="user", object_id=user.id, before=before, after=after)
@@ -67,8 +71,8 @@ def update(session: Session, user: User, data: Mapping[str, Any], *, actor: User
 
 
 def reset_password(session: Session, user: User, password: str, *, actor: User) -> None:
-    if len(password) < users.MIN_PASSWORD_LENGTH:
-        raise ValidationFailed("The password is too short.", {"password": [f"must be at least {users.MIN_PASSWORD_LENGTH} characters"]})
+    if problems := users.password_problems(password, (user.email, user.display_name)):
+        raise ValidationFailed(_("The password was not changed."), {"password": problems})
     user.password_hash = users.hash_password(password)
-    session.flush()
+    users.end_sessions(session, user)  # whoever knew the old password is logged out
     audit.record(session, "user.password_reset", actor=actor, object_type="user", object_id=user.id)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from survey_app.accounts.models import Role, User
 from survey_app.accounts.services import audit
@@ -14,6 +17,13 @@ from survey_app.core.errors import Conflict, ValidationFailed
 from survey_app.core.models import utcnow
 
 MIN_PASSWORD_LENGTH = 10
+
+# zxcvbn's score (0-4) of how hard a password is to guess; 3 is "safely unguessable" (on the order
+# of 10^8 guesses or more): common and breached passwords, words with a few digits, keyboard
+# patterns, repeats, dates and the user's own name or e-mail score lower. zxcvbn ships its word
+# and password lists, so the check works offline.
+MIN_PASSWORD_SCORE = 3
+_SCORED_LENGTH = 72  # zxcvbn's limit; a longer password is judged by its beginning
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -26,6 +36,19 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 def hash_password(password: str) -> str:
     """scrypt via werkzeug (salted, memory-hard)."""
     return generate_password_hash(password, method="scrypt")
+
+
+def password_problems(password: str, personal: Iterable[str] = ()) -> list[str]:
+    """Why ``password`` may not be used (in the user's language), or ``[]``. ``personal``: the
+    account's e-mail, name, ... which a password should not be made of."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return [_("must be at least %(count)d characters", count=MIN_PASSWORD_LENGTH)]
+    hints = ["strata"]
+    for value in personal:
+        hints += [value, *re.split(r"[\W_]+", value.lower())]
+    if zxcvbn(password[:_SCORED_LENGTH], user_inputs=[h for h in hints if h])["score"] < MIN_PASSWORD_SCORE:
+        return [_("is too easy to guess: common passwords, words with a few digits, keyboard patterns, repeats, dates and your own name or e-mail are tried first. Use a longer phrase of several unrelated words.")]
+    return []
 
 
 def normalise_email(email: str) -> str:
@@ -51,17 +74,17 @@ def create_user(
     email = normalise_email(email)
     errors: dict[str, list[str]] = {}
     if not _EMAIL.match(email):
-        errors["email"] = [f"{email!r} is not an e-mail address"]
-    if len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = [f"must be at least {MIN_PASSWORD_LENGTH} characters"]
+        errors["email"] = [_("%(value)s is not an e-mail address", value=repr(email))]
+    if problems := password_problems(password, (email, display_name or "")):
+        errors["password"] = problems
     try:
         role = Role(role)
     except ValueError:
-        errors["role"] = [f"{role!r} is not one of {', '.join(r.value for r in Role)}"]
+        errors["role"] = [_("%(value)s is not one of %(choices)s", value=repr(role), choices=", ".join(r.value for r in Role))]
     if errors:
-        raise ValidationFailed("The user could not be created.", errors)
+        raise ValidationFailed(_("The user could not be created."), errors)
     if get_by_email(session, email) is not None:
-        raise Conflict(f"A user with e-mail {email} already exists.", {"email": ["already taken"]})
+        raise Conflict(_("A user with e-mail %(email)s already exists.", email=email), {"email": [_("already taken")]})
     user = User(
         email=email,
         display_name=display_name or email.split("@", 1)[0],
@@ -80,6 +103,27 @@ def create_user(
         after=audit.snapshot(user),
     )
     return user
+
+
+_SESSION_ID = re.compile(r"([0-9]{1,18}):([0-9]{1,18})")
+
+
+def session_user(session: Session, session_id: str) -> User | None:
+    """The user a log-in session names (``User.get_id``), or ``None`` when the user is unknown or
+    deactivated, or their sessions were ended since (:func:`end_sessions`)."""
+    match = _SESSION_ID.fullmatch(session_id)
+    if match is None:
+        return None
+    user = session.get(User, int(match[1]))
+    if user is None or not user.is_active or user.session_version != int(match[2]):
+        return None
+    return user
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every log-in session of ``user``: the copies of their cookies no longer log anyone in."""
+    user.session_version = User.session_version + 1  # type: ignore[assignment]  # atomic in the database
+    session.flush()
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:

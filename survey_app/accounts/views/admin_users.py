@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import login_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 
@@ -57,10 +58,13 @@ def index() -> ResponseReturnValue:
 def update(user_id: int) -> ResponseReturnValue:
     session = db.session()
     user = user_admin.get_user(session, user_id)
+    me = actor()
     data = {"role": request.form.get("role", user.role.value), "display_name": request.form.get("display_name", user.display_name), "is_active": request.form.get("is_active") == "true"}
-    user_admin.update(session, user, data, actor=actor())
+    user_admin.update(session, user, data, actor=me)
     if request.form.get("password"):
-        user_admin.reset_password(session, user, request.form["password"], actor=actor())
+        user_admin.reset_password(session, user, request.form["password"], actor=me)
     session.commit()
+    if user.id == me.id:  # the change ended every session of the admin's own too: keep this one
+        login_user(user)
     flash(_("User %(email)s saved.", email=user.email), "success")
     return redirect(url_for("admin_users.index"))

@@ -161,3 +161,40 @@ def test_non_admins_cannot_manage_users(client: FlaskClient, logged_in: Any) -> 
     logged_in(Role.DESIGNER)
     assert client.post("/admin/users", data={"email": "x@example.org", "role": "admin", "password": PASSWORD}).status_code == 403
     assert client.get("/admin/audit").status_code == 403
+
+
+WEAK_PASSWORDS = ["password12", "aaaaaaaaaa", "1234567890", "qwertyuiop", "iloveyou123", "Password123!", "weakling@example.org", "weakling2026"]
+
+
+@pytest.mark.parametrize("password", WEAK_PASSWORDS)
+def test_common_and_weak_passwords_are_refused_at_creation(client: FlaskClient, logged_in: Any, session: Session, password: str) -> None:
+    logged_in(Role.ADMIN)
+    response = client.post("/admin/users", data={"email": "weakling@example.org", "role": "designer", "password": password})
+    assert response.status_code == 422
+    assert "is too easy to guess" in response.get_data(as_text=True)
+    assert session.scalars(select(User).where(User.email == "weakling@example.org")).first() is None
+
+
+def test_weak_password_message_is_in_the_users_language(client: FlaskClient, logged_in: Any) -> None:
+    logged_in(Role.ADMIN)
+    response = client.post("/admin/users?lang=zh_CN", data={"email": "weakling@example.org", "role": "designer", "password": "password12"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "容易被猜中" in page and "未能创建用户" in page
+
+
+def test_weak_passwords_are_refused_at_a_password_reset(app: Flask, client: FlaskClient, logged_in: Any, make_user: Any, session: Session) -> None:
+    logged_in(Role.ADMIN)
+    user = make_user(Role.DESIGNER)
+    before = session.get(User, user.id).password_hash  # type: ignore[union-attr]
+    for password in ("password12", "aaaaaaaaaa", "designer@example.org"):
+        response = client.post(f"/admin/users/{user.id}", data={"role": "reviewer", "display_name": "Renamed", "is_active": "true", "password": password})
+        assert response.status_code == 422, password
+        assert "is too easy to guess" in response.get_data(as_text=True)
+    session.expire_all()
+    unchanged = session.get(User, user.id)
+    assert unchanged is not None and unchanged.password_hash == before
+    assert unchanged.role == Role.DESIGNER and unchanged.display_name != "Renamed"  # nothing of the form was saved
+    assert login(app.test_client(), user.email).status_code == 302
+    good = client.post(f"/admin/users/{user.id}", data={"role": "designer", "display_name": "d", "is_active": "true", "password": "plum kettle orbit 41"})
+    assert good.status_code == 302 and login(app.test_client(), user.email, "plum kettle orbit 41").status_code == 302
