@@ -23,6 +23,7 @@ from typing import IO
 import pandas as pd
 from charset_normalizer import from_bytes
 
+from survey_app.core import spreadsheets
 from survey_app.core.errors import NotFound, ValidationFailed
 
 SAMPLE_BYTES = 1 << 20  # bytes read to detect the encoding and the delimiter
@@ -141,6 +142,7 @@ def stage_upload(directory: str, filename: str, stream: IO[bytes], *, project_id
             if not head.startswith(_XLSX_MAGIC):
                 raise ValidationFailed("The file is not an Excel workbook.", {"file": [f"{name} is not a valid .xlsx file"]})
             kind, encoding, delimiter = "xlsx", "", ""
+            next(_xlsx_rows(path), None)  # a workbook that cannot be opened is refused now
         else:
             kind = "csv"
             encoding = detect_encoding(head)
@@ -171,28 +173,10 @@ def discard(staged: StagedFile) -> None:
     staged.path.with_suffix(".json").unlink(missing_ok=True)
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def _xlsx_rows(path: Path) -> Iterator[list[str]]:
-    from openpyxl import load_workbook
-
-    with path.open("rb") as handle:  # a file object: openpyxl would refuse the staging suffix
-        try:
-            workbook = load_workbook(handle, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises several types for corrupt files
-            raise ValidationFailed("The Excel workbook could not be read.", {"file": [str(exc)]}) from exc
-        try:
-            sheet = workbook.worksheets[0]
-            for row in sheet.iter_rows(values_only=True):
-                yield [_cell(v) for v in row]
-        finally:
-            workbook.close()
+    with spreadsheets.Workbook(path) as workbook:
+        for row in workbook.rows(0):
+            yield [spreadsheets.text(v).strip() for v in row]
 
 
 def iter_chunks(staged: StagedFile, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:

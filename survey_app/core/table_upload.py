@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from survey_app.core import spreadsheets
 from survey_app.core.errors import ValidationFailed
 from survey_app.core.frame_files import detect_encoding
 
@@ -33,7 +34,7 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
     name = filename.lower()
     try:
         if name.endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
-            frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
+            frame = spreadsheets.read_table(data)
         else:
             text = data.decode(detect_encoding(data[: 1 << 20]))
             dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from survey_app.accounts.models import User
 from survey_app.accounts.services import audit
+from survey_app.core import spreadsheets
 from survey_app.core.errors import NotFound, ValidationFailed
 from survey_app.core.personal_data import cipher, id_numbers_valid, uscc_valid, usccs_valid
 from survey_app.graduates.models import DegreeLevel, DestinationChange, Graduate, Institution, Sex
@@ -93,7 +94,7 @@ def read_csv_or_xlsx(data: bytes, filename: str) -> pd.DataFrame:
     """An uploaded CSV (UTF-8 or GB18030) or XLSX file as text columns; row 2 of the file is index 0."""
     try:
         if filename.lower().endswith((".xlsx", ".xlsm")):
-            return pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False, engine="openpyxl")
+            return spreadsheets.read_table(data)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:

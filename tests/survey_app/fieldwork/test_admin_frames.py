@@ -20,6 +20,7 @@ from survey_app.fieldwork.models import FrameStatus, FrameUnit, SamplingFrame
 from survey_app.projects.models import SurveyProject
 from survey_app.projects.services import project_admin
 
+from .. import workbooks
 from ..admin_world import frame_csv, project_data
 from ..conftest import login
 
@@ -133,6 +134,21 @@ def test_bad_uploads_are_refused(client: FlaskClient, project: SurveyProject, ap
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     directory = Path(app.config["FRAME_UPLOAD_DIR"])
     assert not directory.exists() or list(directory.iterdir()) == []
+
+
+def test_malformed_xml_inside_a_frame_workbook_is_refused_and_nothing_is_stored(app: Flask, client: FlaskClient, project: SurveyProject, session: Session) -> None:
+    good = workbooks.xlsx([["unit_id", "school"], *([f"u{i}", "s"] for i in range(40))])
+    # a workbook whose workbook part is malformed is refused at the upload
+    refused = _upload(client, project, workbooks.with_part(good, "xl/workbook.xml", b"<workbook><sheets><sheet"), "frame.xlsx")
+    assert refused.status_code == 422 and "The Excel workbook could not be read" in refused.get_data(as_text=True)
+    assert list(Path(app.config["FRAME_UPLOAD_DIR"]).iterdir()) == []
+    # malformed XML further down the sheet: the header and preview read, the check reports it
+    mapping_url = _upload(client, project, workbooks.broken_at_row(good, 30), "frame.xlsx").headers["Location"]
+    assert client.get(mapping_url).status_code == 200
+    for action in ("validate", "import"):
+        response = client.post(mapping_url, data={"unit_id": "unit_id", "stratum": "school", "action": action})
+        assert response.status_code == 422 and "The Excel workbook could not be read" in response.get_data(as_text=True)
+    assert _count(session, SamplingFrame) == 0 and _count(session, FrameUnit) == 0
 
 
 def test_bad_mapping_names_the_column(client: FlaskClient, project: SurveyProject) -> None:

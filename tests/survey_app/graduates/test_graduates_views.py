@@ -12,7 +12,8 @@ from survey_app.fieldwork.models import FrameUnit, Invitation, SampleUnit
 from survey_app.graduates.models import Graduate, GraduateDraw, GraduateSampleUnit
 from survey_app.projects.services import surveys
 
-from ..graduates_util import csv_bytes, row
+from .. import workbooks
+from ..graduates_util import HEADER, csv_bytes, row
 
 CODES = ["10"] * 12 + ["11"] * 6 + ["12"] * 6 + ["80"] * 6 + ["70"] * 6
 
@@ -39,6 +40,16 @@ def test_import_errors_are_listed_and_nothing_is_stored(client, logged_in, sessi
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "<td>3</td><td>destination_code</td>" in page
+    assert session.scalar(select(func.count()).select_from(Graduate)) == 0
+
+
+def test_malformed_xml_inside_a_register_workbook_is_refused(client, logged_in, session) -> None:
+    logged_in(Role.DESIGNER)
+    rows = _rows()
+    damaged = workbooks.broken_at_row(workbooks.xlsx([HEADER, *([r[c] for c in HEADER] for r in rows)]), 20)
+    response = client.post("/admin/graduates/import", data={"cohort": "2026", "file": (io.BytesIO(damaged), "r.xlsx")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422 and "The Excel workbook could not be read" in response.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Graduate)) == 0
 
 

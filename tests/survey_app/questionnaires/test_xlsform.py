@@ -137,7 +137,7 @@ def test_missing_sheets_columns_and_bad_files() -> None:
     assert problems_of(make_xlsform([], sheets=("survey",)))[0][:1] == ("choices",)
     found = problems_of(make_xlsform([["text", "a", "A", "甲"]], header=["kind", "name", "label::English (en)", "label::中文 (zh)"]))
     assert ("survey", 1, "type", "the survey sheet needs a 'type' column") in found
-    assert problems_of(b"not a workbook")[0][3].startswith("not an Excel .xlsx workbook")
+    assert problems_of(b"not a workbook")[0][3].startswith("The Excel workbook could not be read; it is not a valid .xlsx file")
     found = problems_of(make_xlsform([["text", "a", "A"]], header=["type", "name", "label::Français (fr)"]))
     assert found[0][:3] == ("survey", 1, "label::Français (fr) (C)") and "not supported" in found[0][3]
 

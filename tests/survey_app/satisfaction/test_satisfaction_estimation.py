@@ -27,6 +27,8 @@ from survey_app.satisfaction.models import CountyLink, SatisfactionRun
 from survey_app.satisfaction.services import satisfaction
 from weighting import indices
 
+from .. import workbooks
+
 ITEMS = demo_satisfaction.ITEMS
 
 
@@ -121,6 +123,17 @@ def test_sparse_cells_switch_to_raking_on_county_margins(app: Flask) -> None:
         satisfaction.estimate(answers[answers["county"] != "c03"].assign(
             area=lambda f: np.where(f["county"] == "c02", "urban", f["area"])).reset_index(drop=True),
             population, ITEMS, None)
+
+
+def test_malformed_xml_inside_a_population_workbook_is_refused(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    logged_in(Role.ADMIN)
+    population = demo_satisfaction.population_table(np.random.default_rng(2)).astype(str)
+    damaged = workbooks.broken_at_row(workbooks.xlsx([list(population.columns), *population.to_numpy().tolist()]), 10)
+    reply = client.post(f"/admin/satisfaction/{project_id}/population", data={"file": (io.BytesIO(damaged), "pop.xlsx")},
+                        content_type="multipart/form-data")
+    assert reply.status_code == 422 and "The Excel workbook could not be read" in reply.get_data(as_text=True)
+    with db.session_factory(app)() as session:
+        assert satisfaction.population_tables(session, session.get(SurveyProject, project_id)) == []
 
 
 def test_runs_reports_chart_xlsx_and_print(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
