@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 
 import pandas as pd
+from flask_babel import gettext as _
 
 from survey_app.core import spreadsheets
 from survey_app.core.errors import ValidationFailed
@@ -42,7 +43,23 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
     except (ValueError, csv.Error, UnicodeDecodeError, KeyError) as exc:
         raise ValidationFailed("The file could not be read as CSV or XLSX.", {"file": [str(exc)[:200]]}) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.fillna("").apply(lambda column: column.str.strip())
+    frame = frame.fillna("").apply(lambda column: column.str.strip())
+    reject_nul(frame)
+    return frame
+
+
+def reject_nul(frame: pd.DataFrame) -> None:
+    """Refuse text cells holding NUL (0x00) bytes, which PostgreSQL cannot store (file rows: header is row 1)."""
+    cells: list[str] = []
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_string_dtype(values):
+            continue
+        hit = values.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+        cells += [_("row %(row)d, column %(column)s", row=int(i) + 2, column=column) for i in frame.index[hit][:MAX_ERRORS]]
+    if cells:
+        raise ValidationFailed(_("The file contains NUL (0x00) bytes, which cannot be stored; nothing was stored."),
+                               {"file": cells[:MAX_ERRORS]})
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:

@@ -20,13 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from flask import Flask
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from survey_app.accounts.models import User
 from survey_app.accounts.services import audit
 from survey_app.core import frame_files
-from survey_app.core.errors import NotFound, ValidationFailed
+from survey_app.core.errors import AppError, NotFound, ValidationFailed
 from survey_app.core.frame_files import StagedFile
 from survey_app.core.models import utcnow
 from survey_app.fieldwork.models import FrameStatus, FrameUnit, SampleDraw, SamplingFrame
@@ -47,6 +49,11 @@ STALLED_AFTER = timedelta(minutes=5)
 MAX_KEY, MAX_STRATUM = 120, 200
 
 
+#: Stored on the frame when an import fails for a reason other than the file (shown translated).
+IMPORT_FAILED = _l("The import stopped because of an unexpected error, which has been logged. Upload the file again; "
+                   "if it fails again, tell the administrator.")
+
+
 @dataclass(frozen=True)
 class ColumnMapping:
     """Which uploaded column plays which role."""
@@ -56,6 +63,11 @@ class ColumnMapping:
     size: str = ""
     contact: tuple[str, ...] = ()
     attributes: tuple[str, ...] = ()
+
+    @property
+    def used(self) -> list[str]:
+        """The columns that are imported, in the order of the roles."""
+        return list(dict.fromkeys(c for c in (self.unit_id, self.stratum, self.size, *self.contact, *self.attributes) if c))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +91,12 @@ class Problem:
         for line, value in zip(rows.index[:need], rows[column].iloc[:need], strict=True):
             self.examples.append({"line": int(line), "value": str(value)})
 
+    def add_cells(self, lines: pd.Index, column: str) -> None:
+        """Count cells of ``column`` on ``lines`` and keep the first few as examples (line and column)."""
+        self.count += len(lines)
+        for line in lines[: EXAMPLES - len(self.examples)]:
+            self.examples.append({"line": int(line), "value": "", "column": column})
+
 
 @dataclass
 class ValidationReport:
@@ -89,6 +107,7 @@ class ValidationReport:
     missing_strata: Problem = field(default_factory=Problem)
     long_strata: Problem = field(default_factory=Problem)
     bad_sizes: Problem = field(default_factory=Problem)
+    nul_bytes: Problem = field(default_factory=Problem)
     strata: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -100,6 +119,7 @@ class ValidationReport:
             "missing_strata": self.missing_strata,
             "long_strata": self.long_strata,
             "bad_sizes": self.bad_sizes,
+            "nul_bytes": self.nul_bytes,
         }
         return {k: v for k, v in named.items() if v.count}
 
@@ -167,6 +187,10 @@ def validate(staged: StagedFile, mapping: ColumnMapping, chunk_rows: int = frame
             sizes = _sizes(chunk[mapping.size])
             bad = sizes.isna() | ~np.isfinite(sizes.fillna(0)) | (sizes <= 0)
             report.bad_sizes.add(chunk[bad.to_numpy()], mapping.size)
+        for column in mapping.used:  # PostgreSQL cannot store NUL in text; SQLite could, but the rule is one
+            nul = chunk[column].str.contains("\x00", regex=False).to_numpy()
+            if nul.any():
+                report.nul_bytes.add_cells(chunk.index[nul], column)
     report.strata = dict(sorted(strata.items()))
     if hashes:
         _find_duplicates(staged, mapping, np.concatenate(hashes), report, chunk_rows)
@@ -278,7 +302,9 @@ def run_import(factory: sessionmaker[Session], frame_id: int, staged: StagedFile
             log.exception("import of frame %s failed", frame_id)
             session.rollback()
             session.execute(delete(FrameUnit).where(FrameUnit.frame_id == frame_id))
-            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            # the designer sees a read error of the file; anything else (e.g. the database's statement
+            # and its rows, personal data among them) stays in the log
+            message = exc.message if isinstance(exc, AppError) else str(IMPORT_FAILED)
             session.execute(
                 update(SamplingFrame).where(SamplingFrame.id == frame_id).values(status=FrameStatus.FAILED, rows_imported=0, error=str(message)[:2000], updated_at=utcnow())
             )
@@ -320,7 +346,7 @@ def progress(frame: SamplingFrame) -> dict[str, Any]:
         "rows_imported": frame.rows_imported,
         "row_count": frame.row_count,
         "percent": round(percent, 1),
-        "error": frame.error,
+        "error": gettext(frame.error) if frame.error else "",  # stored in English: a message id when it is ours
         "stalled": stalled,
     }
 

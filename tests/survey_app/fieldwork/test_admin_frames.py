@@ -151,6 +151,19 @@ def test_malformed_xml_inside_a_frame_workbook_is_refused_and_nothing_is_stored(
     assert _count(session, SamplingFrame) == 0 and _count(session, FrameUnit) == 0
 
 
+def test_nul_bytes_are_refused_by_the_check_naming_line_and_column(client: FlaskClient, project: SurveyProject, session: Session) -> None:
+    """PostgreSQL cannot store NUL in text: the check finds them (on every database) instead of the import failing."""
+    content = frame_csv(20).replace(b"g00007,school-1", b"g00007,sch\x00ool-1").replace(b"g00011,", b"g0\x0011,")
+    mapping_url = _upload(client, project, content).headers["Location"]
+    report = client.post(mapping_url, data={**MAPPING, "action": "validate"})
+    page = report.get_data(as_text=True)
+    assert report.status_code == 422 and "Cells containing NUL (0x00) bytes, which cannot be stored: 2" in page
+    assert "line 9, column school" in page and "line 13, column unit_id" in page
+    refused = client.post(mapping_url, data={**MAPPING, "action": "import"})
+    assert refused.status_code == 422 and "nothing was stored" in refused.get_data(as_text=True)
+    assert _count(session, SamplingFrame) == 0 and _count(session, FrameUnit) == 0
+
+
 def test_bad_mapping_names_the_column(client: FlaskClient, project: SurveyProject) -> None:
     mapping_url = _upload(client, project, frame_csv(5)).headers["Location"]
     response = client.post(mapping_url, data={**MAPPING, "unit_id": "nope", "action": "validate"})
@@ -190,6 +203,23 @@ def test_failed_import_keeps_nothing(app: Flask, session: Session, project: Surv
     failed = session.get(SamplingFrame, frame.id)
     assert failed is not None and failed.status == FrameStatus.FAILED and failed.error
     assert _count(session, FrameUnit) == 0
+
+
+def test_a_failed_import_shows_neither_sql_nor_the_rows(app: Flask, client: FlaskClient, session: Session, project: SurveyProject) -> None:
+    """A database error during the import is logged; the designer sees what happened, not the statement and its data."""
+    from survey_app.core import db
+    from survey_app.fieldwork.services import frames
+
+    staged = frame_files.stage_upload(app.config["FRAME_UPLOAD_DIR"], "f.csv", io.BytesIO(frame_csv(30)), project_id=project.id, user_id=project.owner_id or 0)
+    mapping = frames.parse_mapping(frame_files.header(staged), MAPPING)
+    frame, _ = frames.start_import(session, project, staged, mapping, name="F", actor=session.get(type(project.owner), project.owner_id))  # type: ignore[arg-type]
+    session.commit()
+    staged.path.write_bytes(frame_csv(30) + b"g00001,school-1,1,13999999999\n")  # a duplicate key appears after the check
+    frames.run_import(db.session_factory(app), frame.id, staged, chunk_rows=10)
+    page = client.get(f"/admin/frames/{frame.id}").get_data(as_text=True)
+    assert "The import failed and nothing was kept" in page and "unexpected error" in page
+    for leaked in ("INSERT", "SQL", "frame_units", "13999999999", "1380000", "IntegrityError"):
+        assert leaked not in page
 
 
 def test_progress_is_read_from_the_database_by_any_app_instance(app: Flask, app_config: dict[str, Any], client: FlaskClient, project: SurveyProject, session: Session) -> None:

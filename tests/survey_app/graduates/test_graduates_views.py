@@ -53,6 +53,17 @@ def test_malformed_xml_inside_a_register_workbook_is_refused(client, logged_in, 
     assert session.scalar(select(func.count()).select_from(Graduate)) == 0
 
 
+def test_nul_bytes_in_the_register_are_refused_naming_row_and_column(client, logged_in, session) -> None:
+    """PostgreSQL cannot store NUL in text (it answered 500 there): the import refuses them on every database."""
+    logged_in(Role.DESIGNER)
+    rows = _rows()
+    rows[3]["major"] = "统\x00计学"
+    response = _upload(client, rows)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "NUL (0x00) bytes" in page and "row 5, column major" in page
+    assert session.scalar(select(func.count()).select_from(Graduate)) == 0
+
+
 def test_register_rates_and_graduate_record(client, logged_in, session) -> None:
     logged_in(Role.DESIGNER)
     assert _upload(client, _rows()).status_code == 302

@@ -136,6 +136,18 @@ def test_malformed_xml_inside_a_population_workbook_is_refused(client: FlaskClie
         assert satisfaction.population_tables(session, session.get(SurveyProject, project_id)) == []
 
 
+def test_nul_bytes_in_a_population_table_are_refused_naming_row_and_column(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    logged_in(Role.ADMIN)
+    csv = demo_satisfaction.population_table(np.random.default_rng(2)).to_csv(index=False).encode()
+    damaged = csv.replace(b"\nc01,", b"\nc0\x001,", 1)
+    reply = client.post(f"/admin/satisfaction/{project_id}/population", data={"file": (io.BytesIO(damaged), "pop.csv")},
+                        content_type="multipart/form-data")
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == 422 and "NUL (0x00) bytes" in page and "row 2, column county" in page
+    with db.session_factory(app)() as session:
+        assert satisfaction.population_tables(session, session.get(SurveyProject, project_id)) == []
+
+
 def test_runs_reports_chart_xlsx_and_print(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
     logged_in(Role.ADMIN)
     with db.session_factory(app)() as session:
