@@ -5,6 +5,13 @@ with a small JSON sidecar (original name, kind, encoding, SHA-256). Nothing reac
 until the file has been mapped and validated (:mod:`survey_app.fieldwork.services.frames`). Files are read
 in chunks of rows, so a frame of millions of rows is validated and imported in bounded memory.
 Any app process on the host can read a staged file: the staging folder is the only shared state.
+
+A CSV's encoding is certain when the file has a byte-order mark, is valid UTF-8, or reads as Chinese
+in GB18030. Otherwise it is a guess among single-byte code pages that decode the same bytes to
+different letters (``Genève`` in Latin-1 reads ``Genčve`` as cp1250): the staged file says so
+(``encoding_certain``), :func:`encoding_choices` shows how the file's first lines with other than
+ASCII characters read in each plausible encoding, and :func:`choose_encoding` records the
+designer's pick.
 """
 
 from __future__ import annotations
@@ -16,12 +23,13 @@ import json
 import re
 import secrets
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO
 
 import pandas as pd
 from charset_normalizer import from_bytes
+from flask_babel import gettext as _
 
 from survey_app.core import spreadsheets
 from survey_app.core.errors import NotFound, ValidationFailed
@@ -41,6 +49,13 @@ _GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz", "cp936"}
 _XLSX_MAGIC = b"PK\x03\x04"
 
 
+#: Encodings offered (when they decode the file) before the other guesses of charset-normalizer.
+COMMON_ENCODINGS = ("utf-8", "gb18030", "big5", "cp1252", "latin-1", "cp1250", "cp1251", "shift_jis", "euc_kr")
+
+
+MAX_ENCODING_CHOICES = 8
+
+
 @dataclass(frozen=True)
 class StagedFile:
     token: str
@@ -53,6 +68,7 @@ class StagedFile:
     project_id: int
     user_id: int
     path: Path
+    encoding_certain: bool = True  # False: a guess the designer should check (see encoding_choices)
 
 
 def staging_dir(directory: str) -> Path:
@@ -106,6 +122,55 @@ def detect_encoding(sample: bytes) -> str:
     return best.encoding
 
 
+def encoding_is_certain(sample: bytes, encoding: str) -> bool:
+    """Whether :func:`detect_encoding`'s answer for ``sample`` is more than a guess."""
+    name = codecs.lookup(encoding).name
+    if name in {"utf-8", "utf-8-sig", "utf-16"}:  # a byte-order mark, or bytes that are valid UTF-8
+        return True
+    if name == "gb18030":
+        text = _decoded(sample, "gb18030")
+        return text is not None and _cjk_share(text) > 0.8
+    return False
+
+
+def encoding_choices(staged: StagedFile, lines: int = 3) -> list[tuple[str, list[str]]]:
+    """Plausible encodings of a staged CSV, each with how its first ``lines`` lines holding other
+    than ASCII characters read in it (the current encoding first)."""
+    with staged.path.open("rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    wide = [line.rstrip(b"\r") for line in sample.split(b"\n") if not line.isascii()][:lines]
+    guesses = [match.encoding for match in from_bytes(sample[:SAMPLE_BYTES >> 4])] if wide else []
+    choices: list[tuple[str, list[str]]] = []
+    seen: set[str] = set()
+    for encoding in (staged.encoding, *COMMON_ENCODINGS, *guesses):
+        name = codecs.lookup(encoding).name
+        if name in seen or len(choices) >= MAX_ENCODING_CHOICES or _decoded(sample, encoding) is None:
+            continue
+        seen.add(name)
+        choices.append((encoding, [line.decode(encoding, errors="replace")[:120] for line in wide]))
+    return choices
+
+
+def choose_encoding(staged: StagedFile, encoding: str) -> StagedFile:
+    """Read the staged CSV as ``encoding`` from now on (one of :func:`encoding_choices`)."""
+    if staged.kind != "csv":
+        raise ValidationFailed(_("Only CSV files have an encoding to choose."), {"encoding": [_("this upload is an Excel workbook")]})
+    offered = {name for name, _lines in encoding_choices(staged)}
+    if encoding not in offered:
+        raise ValidationFailed(_("Choose one of the encodings offered."),
+                               {"encoding": [_("%(encoding)s cannot read this file", encoding=repr(encoding))]})
+    with staged.path.open("rb") as handle:
+        text = handle.read(SAMPLE_BYTES).decode(encoding, errors="ignore")
+    chosen = replace(staged, encoding=encoding, delimiter=_delimiter(text), encoding_certain=True)
+    _write_meta(chosen)
+    return chosen
+
+
+def _write_meta(staged: StagedFile) -> None:
+    meta = {k: v for k, v in asdict(staged).items() if k != "path"}
+    staged.path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False))
+
+
 def _delimiter(text_sample: str) -> str:
     first_line = text_sample.splitlines()[0] if text_sample else ""
     try:
@@ -141,19 +206,19 @@ def stage_upload(directory: str, filename: str, stream: IO[bytes], *, project_id
         if suffix == ".xlsx" or head.startswith(_XLSX_MAGIC):
             if not head.startswith(_XLSX_MAGIC):
                 raise ValidationFailed("The file is not an Excel workbook.", {"file": [f"{name} is not a valid .xlsx file"]})
-            kind, encoding, delimiter = "xlsx", "", ""
+            kind, encoding, delimiter, certain = "xlsx", "", "", True
             next(_xlsx_rows(path), None)  # a workbook that cannot be opened is refused now
         else:
             kind = "csv"
             encoding = detect_encoding(head)
+            certain = encoding_is_certain(head, encoding)
             text = head.decode(encoding, errors="ignore")
             delimiter = _delimiter(text)
     except ValidationFailed:
         path.unlink(missing_ok=True)
         raise
-    staged = StagedFile(token, name, kind, encoding, delimiter, digest.hexdigest(), size, project_id, user_id, path)
-    meta = {k: v for k, v in asdict(staged).items() if k != "path"}
-    path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False))
+    staged = StagedFile(token, name, kind, encoding, delimiter, digest.hexdigest(), size, project_id, user_id, path, certain)
+    _write_meta(staged)
     return staged
 
 

@@ -76,16 +76,8 @@ def _guess(columns: list[str], *hints: str) -> str:
 @roles_required(Role.DESIGNER)
 def mapping(project_id: int, token: str) -> ResponseReturnValue:
     session, project, staged = _staged(project_id, token)
-    columns = frame_files.header(staged)
-    chosen: dict[str, Any] = {
-        "unit_id": request.form.get("unit_id", _guess(columns, "id", "编号", "学号")),
-        "stratum": request.form.get("stratum", _guess(columns, "stratum", "层")),
-        "size": request.form.get("size", _guess(columns, "size", "规模")),
-        "contact": request.form.getlist("contact") if request.method == "POST" else [c for c in columns if _guess([c], "phone", "mail", "电话", "手机", "邮箱", "name", "姓名")],
-        "attributes": request.form.getlist("attributes"),
-        "name": request.form.get("name", staged.filename.rsplit(".", 1)[0]),
-    }
-    context: dict[str, Any] = {"project": project, "staged": staged, "columns": columns, "preview": frame_files.preview(staged), "chosen": chosen, "report": None, "message": "", "errors": {}}
+    context = _mapping_context(project, staged)
+    columns, chosen = context["columns"], context["chosen"]
     if request.method == "GET":
         return render_template("fieldwork/frame_mapping.html", **context)
     chunk_rows = int(current_app.config.get("FRAME_IMPORT_CHUNK_ROWS", frame_files.CHUNK_ROWS))
@@ -103,6 +95,36 @@ def mapping(project_id: int, token: str) -> ResponseReturnValue:
     frames.launch_import(current_app._get_current_object(), frame.id, staged)  # type: ignore[attr-defined]
     flash(_("The frame is being imported."), "success")
     return redirect(url_for("admin_frames.show", frame_id=frame.id))
+
+
+def _mapping_context(project: SurveyProject, staged: frame_files.StagedFile) -> dict[str, Any]:
+    """What the mapping page shows: the file's columns and first rows, the roles chosen (or guessed), the encodings."""
+    columns = frame_files.header(staged)
+    chosen: dict[str, Any] = {
+        "unit_id": request.form.get("unit_id", _guess(columns, "id", "编号", "学号")),
+        "stratum": request.form.get("stratum", _guess(columns, "stratum", "层")),
+        "size": request.form.get("size", _guess(columns, "size", "规模")),
+        "contact": request.form.getlist("contact") if "unit_id" in request.form else [c for c in columns if _guess([c], "phone", "mail", "电话", "手机", "邮箱", "name", "姓名")],
+        "attributes": request.form.getlist("attributes"),
+        "name": request.form.get("name", staged.filename.rsplit(".", 1)[0]),
+    }
+    encodings = frame_files.encoding_choices(staged) if staged.kind == "csv" else []
+    return {"project": project, "staged": staged, "columns": columns, "preview": frame_files.preview(staged), "chosen": chosen,
+            "encodings": encodings, "report": None, "message": "", "errors": {}}
+
+
+@bp.post("/projects/<int:project_id>/frames/staged/<token>/encoding")
+@roles_required(Role.DESIGNER)
+def encoding(project_id: int, token: str) -> ResponseReturnValue:
+    _session, project, staged = _staged(project_id, token)
+    try:
+        staged = frame_files.choose_encoding(staged, request.form.get("encoding", ""))
+    except ValidationFailed as exc:
+        context = _mapping_context(project, staged)
+        context.update(message=exc.message, errors=exc.errors or {})
+        return render_template("fieldwork/frame_mapping.html", **context), 422
+    flash(_("The file is now read as %(encoding)s.", encoding=staged.encoding), "success")
+    return redirect(url_for("admin_frames.mapping", project_id=project.id, token=staged.token))
 
 
 @bp.post("/projects/<int:project_id>/frames/staged/<token>/discard")

@@ -164,6 +164,32 @@ def test_nul_bytes_are_refused_by_the_check_naming_line_and_column(client: Flask
     assert _count(session, SamplingFrame) == 0 and _count(session, FrameUnit) == 0
 
 
+def test_an_uncertain_encoding_is_flagged_and_the_designer_picks_another(client: FlaskClient, project: SurveyProject, session: Session) -> None:
+    """Latin-1 bytes decode as several code pages: detected as cp1250, Genève read as Genčve without a word."""
+    cities = ["Genève", "Zürich", "Montréal", "Köln", "Paris"]
+    content = ("unit_id,city\n" + "".join(f"u{i},{cities[i % 5]}\n" for i in range(30))).encode("latin-1")
+    mapping_url = _upload(client, project, content).headers["Location"]
+    page = client.get(mapping_url).get_data(as_text=True)
+    assert "could not be recognised with certainty: it is read as cp1250" in page
+    assert "u0,Genčve" in page and "u0,Genève" in page  # the same line as it reads in the guessed and in other encodings
+    refused = client.post(mapping_url + "/encoding", data={"encoding": "rot13"})
+    assert refused.status_code == 422 and "Choose one of the encodings offered" in refused.get_data(as_text=True)
+    chosen = client.post(mapping_url + "/encoding", data={"encoding": "latin-1"})
+    assert chosen.status_code == 302 and chosen.headers["Location"].endswith(mapping_url.rsplit("/admin", 1)[1])
+    page = client.get(mapping_url).get_data(as_text=True)
+    first_rows = page.split("First rows of the file")[1].split("</table>")[0]
+    assert "with certainty" not in page and "<td>Genève</td>" in first_rows and "Genčve" not in first_rows
+    started = client.post(mapping_url, data={"unit_id": "unit_id", "attributes": ["city"], "action": "import"})
+    frame_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    assert _wait(client, frame_id)["status"] == "ready"
+    stored = session.scalars(select(FrameUnit.attributes).where(FrameUnit.frame_id == frame_id).order_by(FrameUnit.row_number)).all()
+    assert [s["city"] for s in stored[:5]] == cities
+    # UTF-8 and GB18030 text are recognised: no warning
+    for encoding in ("utf-8", "gb18030"):
+        text = ("unit_id,学院\n" + "".join(f"u{i},数学学院\n" for i in range(30))).encode(encoding)
+        assert "with certainty" not in client.get(_upload(client, project, text).headers["Location"]).get_data(as_text=True)
+
+
 def test_bad_mapping_names_the_column(client: FlaskClient, project: SurveyProject) -> None:
     mapping_url = _upload(client, project, frame_csv(5)).headers["Location"]
     response = client.post(mapping_url, data={**MAPPING, "unit_id": "nope", "action": "validate"})
