@@ -238,19 +238,19 @@ def discard(staged: StagedFile) -> None:
     staged.path.with_suffix(".json").unlink(missing_ok=True)
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[str]]:
-    with spreadsheets.Workbook(path) as workbook:
+def _xlsx_rows(path: Path, limits: spreadsheets.Limits | None = None) -> Iterator[list[str]]:
+    with spreadsheets.Workbook(path, limits) as workbook:
         for row in workbook.rows(0):
             yield [spreadsheets.text(v).strip() for v in row]
 
 
-def iter_chunks(staged: StagedFile, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """The data rows as string DataFrames of at most ``chunk_rows`` rows.
+def iter_chunks(staged: StagedFile, chunk_rows: int = CHUNK_ROWS, limits: spreadsheets.Limits | None = None) -> Iterator[pd.DataFrame]:
+    """The data rows as string DataFrames of at most ``chunk_rows`` rows, read within ``limits``.
 
     Each chunk's index is the line number in the file (the header is line 1).
     """
     if staged.kind == "xlsx":
-        rows = _xlsx_rows(staged.path)
+        rows = _xlsx_rows(staged.path, limits)
         header = next(rows, None)
         if header is None:
             return
@@ -285,6 +285,7 @@ def iter_chunks(staged: StagedFile, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd
         for chunk in reader:
             chunk.index = pd.RangeIndex(line, line + len(chunk))
             line += len(chunk)
+            _check_cell_length(chunk, limits)
             yield chunk.apply(lambda col: col.str.strip())
     except UnicodeDecodeError as exc:
         raise ValidationFailed(
@@ -293,6 +294,14 @@ def iter_chunks(staged: StagedFile, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd
         ) from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ValidationFailed("The CSV file could not be read.", {"file": [str(exc).strip()]}) from exc
+
+
+def _check_cell_length(chunk: pd.DataFrame, limits: spreadsheets.Limits | None) -> None:
+    found = spreadsheets.long_cell(chunk, limits)
+    if found is not None:
+        limit = (limits or spreadsheets.configured()).cell_chars
+        raise ValidationFailed(_("The cell at line %(line)d, column %(column)s holds more than %(limit)d characters (the limit).",
+                                 line=int(found[0]), column=found[1], limit=limit), {"file": [_("shorten the text in that cell")]})
 
 
 def header(staged: StagedFile) -> list[str]:

@@ -44,12 +44,19 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
         raise ValidationFailed("The file could not be read as CSV or XLSX.", {"file": [str(exc)[:200]]}) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.fillna("").apply(lambda column: column.str.strip())
-    reject_nul(frame)
+    check_cells(frame)
     return frame
 
 
-def reject_nul(frame: pd.DataFrame) -> None:
-    """Refuse text cells holding NUL (0x00) bytes, which PostgreSQL cannot store (file rows: header is row 1)."""
+def check_cells(frame: pd.DataFrame) -> None:
+    """Refuse a cell longer than the cell limit (of a CSV file: a workbook's are checked as it is
+    read) and text cells holding NUL (0x00) bytes, which PostgreSQL cannot store. The index is the
+    file row minus 2 (the header is row 1)."""
+    found = spreadsheets.long_cell(frame)
+    if found is not None:
+        raise ValidationFailed(_("The cell at row %(row)d, column %(column)s holds more than %(limit)d characters (the limit).",
+                                 row=int(found[0]) + 2, column=found[1], limit=spreadsheets.configured().cell_chars),
+                               {"file": [_("shorten the text in that cell")]})
     cells: list[str] = []
     for column in frame.columns:
         values = frame[column]

@@ -36,6 +36,23 @@ def with_part(data: bytes, part: str, content: bytes) -> bytes:
     return out.getvalue()
 
 
+def with_parts(data: bytes, count: int) -> bytes:
+    """``data`` with ``count`` more (empty) zip members."""
+    out = io.BytesIO(data)
+    with zipfile.ZipFile(out, "a") as target:
+        for i in range(count):
+            target.writestr(f"customXml/item{i}.xml", b"")
+    return out.getvalue()
+
+
+def noise(length: int, seed: int = 1) -> str:
+    """Text that does not compress much (letters in a random order)."""
+    import random
+
+    rng = random.Random(seed)
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(length))
+
+
 def part(data: bytes, name: str) -> bytes:
     return zipfile.ZipFile(io.BytesIO(data)).read(name)
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from survey_app.accounts.models import User
 from survey_app.accounts.services import audit
-from survey_app.core import frame_files
+from survey_app.core import frame_files, spreadsheets
 from survey_app.core.errors import AppError, NotFound, ValidationFailed
 from survey_app.core.frame_files import StagedFile
 from survey_app.core.models import utcnow
@@ -273,8 +273,12 @@ def _unit_rows(frame_id: int, chunk: pd.DataFrame, mapping: ColumnMapping) -> li
     ]
 
 
-def run_import(factory: sessionmaker[Session], frame_id: int, staged: StagedFile, chunk_rows: int = frame_files.CHUNK_ROWS) -> None:
-    """Insert the units of a validated file in batches, committing progress after each batch."""
+def run_import(factory: sessionmaker[Session], frame_id: int, staged: StagedFile, chunk_rows: int = frame_files.CHUNK_ROWS,
+               limits: spreadsheets.Limits | None = None) -> None:
+    """Insert the units of a validated file in batches, committing progress after each batch.
+
+    ``limits``: the application's reading limits (a background thread has no application context).
+    """
     with factory() as session:
         frame = session.get(SamplingFrame, frame_id)
         if frame is None or frame.status != FrameStatus.IMPORTING:
@@ -286,7 +290,7 @@ def run_import(factory: sessionmaker[Session], frame_id: int, staged: StagedFile
         )
         done = 0
         try:
-            for chunk in frame_files.iter_chunks(staged, chunk_rows):
+            for chunk in frame_files.iter_chunks(staged, chunk_rows, limits):
                 rows = _unit_rows(frame_id, chunk, mapping)
                 for start in range(0, len(rows), INSERT_BATCH):
                     session.execute(insert(FrameUnit), rows[start : start + INSERT_BATCH])
@@ -320,7 +324,8 @@ def launch_import(app: Flask, frame_id: int, staged: StagedFile) -> threading.Th
 
     factory = db.session_factory(app)
     chunk_rows = int(app.config.get("FRAME_IMPORT_CHUNK_ROWS", frame_files.CHUNK_ROWS))
-    thread = threading.Thread(target=run_import, args=(factory, frame_id, staged, chunk_rows), name=f"frame-import-{frame_id}", daemon=True)
+    limits = spreadsheets.Limits.from_config(app.config)
+    thread = threading.Thread(target=run_import, args=(factory, frame_id, staged, chunk_rows, limits), name=f"frame-import-{frame_id}", daemon=True)
     thread.start()
     return thread
 

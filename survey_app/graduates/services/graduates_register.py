@@ -103,7 +103,7 @@ def read_csv_or_xlsx(data: bytes, filename: str) -> pd.DataFrame:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (ValueError, UnicodeDecodeError, KeyError) as exc:
         raise ValidationFailed(_("The file could not be read as CSV or XLSX."), {"file": [str(exc)]}) from exc
-    table_upload.reject_nul(frame)
+    table_upload.check_cells(frame)
     return frame
 
 

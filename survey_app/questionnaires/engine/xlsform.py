@@ -47,6 +47,10 @@ SETTINGS_COLUMNS = ("form_title", "form_id", "version", "default_language", "uni
 MAX_ROWS = 5000
 
 
+#: A questionnaire reads far less than the upload limits allow (its definition is stored and previewed).
+MAX_UNPACKED_BYTES, MAX_CELL_CHARS = 32 << 20, 8000
+
+
 _ALIASES = {"list name": "list_name", "constraint message": "constraint_message",
             "required message": "required_message", "choice filter": "choice_filter"}
 
@@ -119,8 +123,9 @@ def parse_xlsform(data: bytes) -> dict[str, Any]:
 
     Raises :class:`DefinitionError` with every problem (sheet, row, column, message).
     """
+    limits = spreadsheets.configured().at_most(unpacked_bytes=MAX_UNPACKED_BYTES, cell_chars=MAX_CELL_CHARS, rows=MAX_ROWS + 1)
     try:
-        with spreadsheets.Workbook(data) as workbook:
+        with spreadsheets.Workbook(data, limits) as workbook:
             sheets = {name.strip().lower(): name for name in workbook.sheet_names}
             problems: list[Problem] = [Problem(name, None, None, _("the workbook has no %(sheet)s sheet", sheet=repr(name)))
                                        for name in ("survey", "choices") if name not in sheets]

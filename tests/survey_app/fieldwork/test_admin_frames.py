@@ -190,6 +190,62 @@ def test_an_uncertain_encoding_is_flagged_and_the_designer_picks_another(client:
         assert "with certainty" not in client.get(_upload(client, project, text).headers["Location"]).get_data(as_text=True)
 
 
+def _frame_xlsx(rows: int, width: int = 2, **cells: str) -> bytes:
+    """A frame workbook of ``rows`` units; ``cells`` puts a text at a cell, e.g. ``B20="..."``."""
+    grid = [["unit_id", *(f"c{j}" for j in range(1, width))], *([f"u{i}", *(["x"] * (width - 1))] for i in range(rows))]
+    for ref, value in cells.items():
+        grid[int(ref[1:]) - 1][ord(ref[0]) - ord("A")] = value
+    return workbooks.streamed_xlsx({"units": grid})
+
+
+@pytest.mark.parametrize(
+    ("limits", "content", "message"),
+    [
+        ({"SHEET_MAX_ROWS": 100}, lambda: _frame_xlsx(150), "The sheet units has more than 100 rows"),
+        ({"SHEET_MAX_CELLS": 300}, lambda: _frame_xlsx(100, width=4), "The workbook has more than 300 cells"),
+        ({"SHEET_MAX_CELL_CHARS": 50}, lambda: _frame_xlsx(30, B20="y" * 51), "row 20, column B holds more than 50 characters"),
+        ({"SHEET_MAX_SECONDS": 0.05}, lambda: _frame_xlsx(20_000), "Reading the workbook took longer than 0.05 seconds"),
+    ],
+)
+def test_a_frame_workbook_over_a_reading_limit_is_refused_by_the_check(
+    app: Flask, client: FlaskClient, project: SurveyProject, session: Session, limits: dict[str, Any], content: Any, message: str
+) -> None:
+    mapping_url = _upload(client, project, content(), "frame.xlsx").headers["Location"]
+    app.config.update(limits)
+    for action in ("validate", "import"):
+        response = client.post(mapping_url, data={"unit_id": "unit_id", "action": action})
+        assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert _count(session, SamplingFrame) == 0 and _count(session, FrameUnit) == 0
+
+
+@pytest.mark.parametrize(
+    ("limits", "content", "message"),
+    [
+        # 20 MB of one letter in 20 kB: a zip bomb in small, refused before anything is unpacked
+        ({}, lambda: workbooks.streamed_xlsx({"units": [["unit_id", "name"], ["u1", "a" * (20 << 20)]]}),
+         "is compressed more than 100 times"),
+        ({"SHEET_MAX_UNPACKED_MB": 1}, lambda: _frame_xlsx(3, B2=workbooks.noise(1_200_000)), "more than the limit of 1 MB"),
+        ({}, lambda: workbooks.with_parts(_frame_xlsx(3), 1_001), "more than 1000 parts"),
+    ],
+)
+def test_a_frame_workbook_that_unpacks_too_much_is_refused_at_the_upload(
+    app: Flask, client: FlaskClient, project: SurveyProject, limits: dict[str, Any], content: Any, message: str
+) -> None:
+    app.config.update(limits)
+    response = _upload(client, project, content(), "frame.xlsx")
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert list(Path(app.config["FRAME_UPLOAD_DIR"]).iterdir()) == []
+
+
+def test_a_csv_cell_over_the_length_limit_is_refused_by_the_check(app: Flask, client: FlaskClient, project: SurveyProject, session: Session) -> None:
+    app.config["SHEET_MAX_CELL_CHARS"] = 50
+    mapping_url = _upload(client, project, frame_csv(40).replace(b"g00031,school-1", b"g00031," + b"s" * 51)).headers["Location"]
+    assert client.get(mapping_url).status_code == 200
+    response = client.post(mapping_url, data={**MAPPING, "action": "validate"})
+    assert response.status_code == 422 and "line 33, column school holds more than 50 characters" in response.get_data(as_text=True)
+    assert _count(session, SamplingFrame) == 0
+
+
 def test_bad_mapping_names_the_column(client: FlaskClient, project: SurveyProject) -> None:
     mapping_url = _upload(client, project, frame_csv(5)).headers["Location"]
     response = client.post(mapping_url, data={**MAPPING, "unit_id": "nope", "action": "validate"})

@@ -64,6 +64,19 @@ def test_nul_bytes_in_the_register_are_refused_naming_row_and_column(client, log
     assert session.scalar(select(func.count()).select_from(Graduate)) == 0
 
 
+def test_a_register_workbook_over_a_reading_limit_is_refused(client, app, logged_in, session) -> None:
+    logged_in(Role.DESIGNER)
+    app.config["SHEET_MAX_CELL_CHARS"] = 40
+    rows = _rows()
+    rows[5]["employer_name"] = "示范" * 21
+    data = workbooks.xlsx([HEADER, *([r[c] for c in HEADER] for r in rows)])
+    response = client.post("/admin/graduates/import", data={"cohort": "2026", "file": (io.BytesIO(data), "r.xlsx")},
+                           content_type="multipart/form-data")
+    column = chr(ord("A") + HEADER.index("employer_name"))
+    assert response.status_code == 422 and f"row 7, column {column} holds more than 40 characters" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Graduate)) == 0
+
+
 def test_register_rates_and_graduate_record(client, logged_in, session) -> None:
     logged_in(Role.DESIGNER)
     assert _upload(client, _rows()).status_code == 302

@@ -101,6 +101,18 @@ def test_malformed_xml_inside_a_register_workbook_is_refused(client: FlaskClient
     assert inspections.registers(session) == []
 
 
+def test_a_register_workbook_over_a_reading_limit_is_refused(client: FlaskClient, app: Flask, session: Session, logged_in) -> None:  # type: ignore[no-untyped-def]
+    logged_in(Role.DESIGNER)
+    app.config["SHEET_MAX_ROWS"] = 50
+    units = pd.read_csv(io.BytesIO(inspections.demo_registers(seed=3)[0]), dtype=str)
+    data = workbooks.xlsx([list(units.columns), *units.to_numpy().tolist()])
+    assert len(units) >= 50
+    reply = client.post("/admin/inspections/", data={"action": "upload", "kind": "units", "file": (io.BytesIO(data), "units.xlsx")},
+                        content_type="multipart/form-data")
+    assert reply.status_code == 422 and "has more than 50 rows" in reply.get_data(as_text=True)
+    assert inspections.registers(session) == []
+
+
 def test_draw_page_results_and_public_page(client: FlaskClient, app: Flask, logged_in) -> None:  # type: ignore[no-untyped-def]
     logged_in(Role.DESIGNER)
     units_csv, staff_csv = inspections.demo_registers(seed=3)

@@ -117,6 +117,18 @@ def test_malformed_xml_inside_an_xlsform_is_refused_and_nothing_is_stored(client
     assert session.scalar(select(func.count(QuestionnaireVersion.id))) == 0
 
 
+def test_an_xlsform_over_a_reading_limit_is_refused_and_nothing_is_stored(client: FlaskClient, logged_in: Any, session: Session) -> None:
+    """A 200 MB label in a 205 kB workbook was stored (and previewed as 419 MB of HTML)."""
+    project = _project(session, logged_in(Role.DESIGNER).id)
+    header = ["type", "name", "label::English (en)"]
+    bomb = workbooks.streamed_xlsx({"survey": [header, ["note", "n1", "a" * (20 << 20)]], "choices": [["list_name", "name", "label"]]})
+    long_label = workbooks.streamed_xlsx({"survey": [header, ["note", "n1", workbooks.noise(8_001)]], "choices": [["list_name", "name", "label"]]})
+    for data, message in ((bomb, "is compressed more than 100 times"), (long_label, "row 2, column C holds more than 8000 characters")):
+        rejected = _upload(client, project.id, data)
+        assert rejected.status_code == 422 and message in rejected.get_data(as_text=True)
+    assert session.scalar(select(func.count(QuestionnaireVersion.id))) == 0
+
+
 def test_designers_only_manage_their_own_projects(client: FlaskClient, logged_in: Any, make_user: Any, session: Session) -> None:
     other = make_user(Role.DESIGNER, email="other@example.org")
     project = _project(session, other.id)

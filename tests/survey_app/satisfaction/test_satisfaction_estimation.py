@@ -148,6 +148,18 @@ def test_nul_bytes_in_a_population_table_are_refused_naming_row_and_column(clien
         assert satisfaction.population_tables(session, session.get(SurveyProject, project_id)) == []
 
 
+def test_a_population_workbook_over_a_reading_limit_is_refused(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    """A 609 kB population workbook of a million rows took 1.1 GB and 110 s before it was refused."""
+    logged_in(Role.ADMIN)
+    app.config["SHEET_MAX_CELLS"] = 1_000
+    rows = [["county", "sex", "age_group", "area", "count"], *([f"c{i:04d}", "1", "15_24", "urban", "10"] for i in range(300))]
+    reply = client.post(f"/admin/satisfaction/{project_id}/population", data={"file": (io.BytesIO(workbooks.streamed_xlsx({"p": rows})), "pop.xlsx")},
+                        content_type="multipart/form-data")
+    assert reply.status_code == 422 and "The workbook has more than 1000 cells" in reply.get_data(as_text=True)
+    with db.session_factory(app)() as session:
+        assert satisfaction.population_tables(session, session.get(SurveyProject, project_id)) == []
+
+
 def test_runs_reports_chart_xlsx_and_print(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
     logged_in(Role.ADMIN)
     with db.session_factory(app)() as session:
