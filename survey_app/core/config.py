@@ -126,6 +126,8 @@ def load_config(
         "SMTP_URL": env.get("STRATA_SMTP_URL", ""),
         # staged frame uploads; must be shared by every app process (default: the instance folder)
         "FRAME_UPLOAD_DIR": env.get("STRATA_FRAME_UPLOAD_DIR") or str(Path(instance_path) / "frame_uploads"),
+        # a staged upload not used for this long is removed (it may hold contact data)
+        "STAGED_UPLOAD_HOURS": _int(env, "STRATA_STAGED_UPLOAD_HOURS", 24),
         "GRADUATE_MIN_CELL_COUNT": _int(env, "STRATA_GRADUATE_MIN_CELL_COUNT", 5),
         # how much of an uploaded .xlsx workbook is read before it is refused (core.spreadsheets.Limits);
         # the cell length applies to CSV files too

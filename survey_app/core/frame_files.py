@@ -5,6 +5,8 @@ with a small JSON sidecar (original name, kind, encoding, SHA-256). Nothing reac
 until the file has been mapped and validated (:mod:`survey_app.fieldwork.services.frames`). Files are read
 in chunks of rows, so a frame of millions of rows is validated and imported in bounded memory.
 Any app process on the host can read a staged file: the staging folder is the only shared state.
+A staged file that has not been used for ``keep_for`` (``STRATA_STAGED_UPLOAD_HOURS``, a day) is
+removed: when it is next asked for, at every new upload, and by ``strata frames cleanup``.
 
 A CSV's encoding is certain when the file has a byte-order mark, is valid UTF-8, or reads as Chinese
 in GB18030. Otherwise it is a guess among single-byte code pages that decode the same bytes to
@@ -20,10 +22,13 @@ import codecs
 import csv
 import hashlib
 import json
+import os
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
@@ -38,6 +43,9 @@ SAMPLE_BYTES = 1 << 20  # bytes read to detect the encoding and the delimiter
 
 
 CHUNK_ROWS = 20_000
+
+
+KEEP_STAGED = timedelta(hours=24)
 
 
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -179,8 +187,35 @@ def _delimiter(text_sample: str) -> str:
         return ","
 
 
-def stage_upload(directory: str, filename: str, stream: IO[bytes], *, project_id: int, user_id: int) -> StagedFile:
-    """Stream an uploaded CSV or XLSX file to the staging folder and describe it."""
+def _last_used(path: Path) -> float:
+    """When a staged upload was last used: the newest of the file and its sidecar (0 when gone)."""
+    times = [p.stat().st_mtime for p in (path, path.with_suffix(".json")) if p.exists()]
+    return max(times, default=0.0)
+
+
+def remove_stale(directory: str, keep_for: timedelta = KEEP_STAGED) -> int:
+    """Remove the staged uploads not used for ``keep_for`` (left by the designer, or by an import
+    whose process was killed); return how many."""
+    cutoff = time.time() - keep_for.total_seconds()
+    removed = 0
+    for token in {path.stem for path in staging_dir(directory).iterdir() if _TOKEN.match(path.stem)}:
+        path = Path(directory) / f"{token}.upload"
+        try:
+            stale = _last_used(path) < cutoff
+        except FileNotFoundError:  # removed meanwhile by another process
+            continue
+        if stale:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def stage_upload(directory: str, filename: str, stream: IO[bytes], *, project_id: int, user_id: int,
+                 keep_for: timedelta = KEEP_STAGED) -> StagedFile:
+    """Stream an uploaded CSV or XLSX file to the staging folder and describe it (first removing
+    the staged uploads not used for ``keep_for``)."""
+    remove_stale(directory, keep_for)
     name = Path(filename or "").name
     suffix = Path(name).suffix.lower()
     if suffix not in {".csv", ".txt", ".xlsx"}:
@@ -222,14 +257,21 @@ def stage_upload(directory: str, filename: str, stream: IO[bytes], *, project_id
     return staged
 
 
-def load_staged(directory: str, token: str) -> StagedFile:
+def load_staged(directory: str, token: str, keep_for: timedelta = KEEP_STAGED) -> StagedFile:
+    """A staged upload, which is kept for another ``keep_for`` from now (it has just been used)."""
     if not _TOKEN.match(token or ""):
         raise NotFound("This upload does not exist.")
     path = staging_dir(directory) / f"{token}.upload"
     meta_path = path.with_suffix(".json")
+    if path.exists() and meta_path.exists() and _last_used(path) < time.time() - keep_for.total_seconds():
+        path.unlink(missing_ok=True)
+        meta_path.unlink(missing_ok=True)
     if not path.exists() or not meta_path.exists():
-        raise NotFound("This upload does not exist or has already been imported.")
+        hours = round(keep_for.total_seconds() / 3600)
+        raise NotFound(_("This upload does not exist: it has been imported or discarded, or it was left unused for more than %(hours)d hours. Upload the file again.",
+                         hours=hours))
     meta = json.loads(meta_path.read_text())
+    os.utime(meta_path)
     return StagedFile(path=path, **meta)
 
 

@@ -6,6 +6,12 @@ bad sizes -> :func:`start_import` (only for a clean report) creates the frame ro
 ``importing`` -> :func:`run_import` (a background thread with its own session, see
 :func:`launch_import`) inserts the units in batches and records progress on the frame row, where
 any app process can read it. An invalid file stores nothing; a failed import removes its units.
+
+An import whose process was killed makes no more progress: after :data:`STALLED_AFTER` without
+any, :func:`fail_stalled_imports` (run when its page or progress is read, and by ``strata frames
+cleanup``) fails it and removes its units, and the designer uploads the file again. The import
+only records progress while its frame is still ``importing``, so one that was merely slow and was
+failed meanwhile stops and keeps nothing either.
 """
 
 from __future__ import annotations
@@ -47,6 +53,11 @@ STALLED_AFTER = timedelta(minutes=5)
 
 
 MAX_KEY, MAX_STRATUM = 120, 200
+
+
+#: Stored on the frame when its import made no progress for STALLED_AFTER (shown translated).
+IMPORT_STALLED = _l("The import stopped making progress (the process running it was probably stopped) and nothing was kept. "
+                    "Upload the file again.")
 
 
 #: Stored on the frame when an import fails for a reason other than the file (shown translated).
@@ -295,11 +306,11 @@ def run_import(factory: sessionmaker[Session], frame_id: int, staged: StagedFile
                 for start in range(0, len(rows), INSERT_BATCH):
                     session.execute(insert(FrameUnit), rows[start : start + INSERT_BATCH])
                 done += len(rows)
-                session.execute(update(SamplingFrame).where(SamplingFrame.id == frame_id).values(rows_imported=done, updated_at=utcnow()))
+                if not _record_progress(session, frame_id, rows_imported=done):
+                    return
                 session.commit()
-            session.execute(
-                update(SamplingFrame).where(SamplingFrame.id == frame_id).values(status=FrameStatus.READY, row_count=done, rows_imported=done, updated_at=utcnow())
-            )
+            if not _record_progress(session, frame_id, status=FrameStatus.READY, row_count=done, rows_imported=done):
+                return
             audit.record(session, "frame.import_complete", actor_label="frame-import", object_type="sampling_frame", object_id=frame_id, details={"rows": done})
             session.commit()
         except Exception as exc:  # record any failure on the frame; never leave half a frame
@@ -316,6 +327,45 @@ def run_import(factory: sessionmaker[Session], frame_id: int, staged: StagedFile
             session.commit()
         finally:
             frame_files.discard(staged)
+
+
+def _record_progress(session: Session, frame_id: int, **values: Any) -> bool:
+    """Record the import's progress while its frame is still importing; otherwise (it was failed as
+    stalled meanwhile) drop this batch and return False."""
+    recorded = session.execute(
+        update(SamplingFrame).where(SamplingFrame.id == frame_id, SamplingFrame.status == FrameStatus.IMPORTING).values(**values, updated_at=utcnow())
+    )
+    if recorded.rowcount:  # type: ignore[attr-defined]
+        return True
+    session.rollback()
+    log.warning("import of frame %s stopped: the frame is no longer importing", frame_id)
+    return False
+
+
+def fail_stalled_imports(session: Session, *, frame_id: int | None = None) -> int:
+    """Fail the imports (of one frame, or all) that made no progress for :data:`STALLED_AFTER` and
+    remove their units; return how many. The frame's row is updated first, so that an import still
+    running cannot record progress after its units were removed."""
+    condition = (SamplingFrame.status == FrameStatus.IMPORTING) & (SamplingFrame.updated_at < utcnow() - STALLED_AFTER)
+    if frame_id is not None:
+        condition &= SamplingFrame.id == frame_id
+    stalled = list(session.scalars(select(SamplingFrame.id).where(condition)))
+    failed = 0
+    for stalled_id in stalled:
+        done = session.execute(
+            update(SamplingFrame).where(condition, SamplingFrame.id == stalled_id)
+            .values(status=FrameStatus.FAILED, rows_imported=0, error=str(IMPORT_STALLED), updated_at=utcnow())
+            .execution_options(synchronize_session=False)  # the session is expired below
+        )
+        if not done.rowcount:  # type: ignore[attr-defined]
+            continue  # it made progress meanwhile
+        session.execute(delete(FrameUnit).where(FrameUnit.frame_id == stalled_id))
+        audit.record(session, "frame.import_failed", actor_label="frame-import", object_type="sampling_frame", object_id=stalled_id,
+                     details={"error": f"no progress for {STALLED_AFTER.total_seconds() // 60:.0f} minutes"})
+        failed += 1
+    if failed:
+        session.expire_all()
+    return failed
 
 
 def launch_import(app: Flask, frame_id: int, staged: StagedFile) -> threading.Thread:
@@ -343,7 +393,6 @@ def list_frames(session: Session, project: SurveyProject) -> list[SamplingFrame]
 
 def progress(frame: SamplingFrame) -> dict[str, Any]:
     """Status and progress of a frame's import, as the progress page polls it."""
-    stalled = frame.status == FrameStatus.IMPORTING and frame.updated_at is not None and utcnow() - _aware(frame.updated_at) > STALLED_AFTER
     percent = 100.0 if frame.status == FrameStatus.READY else (100.0 * frame.rows_imported / frame.row_count if frame.row_count else 0.0)
     return {
         "id": frame.id,
@@ -352,14 +401,7 @@ def progress(frame: SamplingFrame) -> dict[str, Any]:
         "row_count": frame.row_count,
         "percent": round(percent, 1),
         "error": gettext(frame.error) if frame.error else "",  # stored in English: a message id when it is ours
-        "stalled": stalled,
     }
-
-
-def _aware(moment: Any) -> Any:
-    from datetime import UTC
-
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def stratum_counts(session: Session, frame: SamplingFrame) -> dict[str, int]:

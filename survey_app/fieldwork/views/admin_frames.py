@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -34,6 +35,10 @@ def _upload_dir() -> str:
     return str(current_app.config["FRAME_UPLOAD_DIR"])
 
 
+def _keep_staged() -> timedelta:
+    return timedelta(hours=int(current_app.config["STAGED_UPLOAD_HOURS"]))
+
+
 def _managed(project_id: int) -> tuple[Session, SurveyProject]:
     session = db.session()
     project = surveys.get_project(session, project_id)
@@ -50,7 +55,8 @@ def upload(project_id: int) -> ResponseReturnValue:
         try:
             if upload_file is None or not upload_file.filename:
                 raise ValidationFailed("Choose a file to upload.", {"file": ["no file was chosen"]})
-            staged = frame_files.stage_upload(_upload_dir(), upload_file.filename, upload_file.stream, project_id=project.id, user_id=actor().id)
+            staged = frame_files.stage_upload(_upload_dir(), upload_file.filename, upload_file.stream, project_id=project.id, user_id=actor().id,
+                                              keep_for=_keep_staged())
         except ValidationFailed as exc:
             return render_template("fieldwork/frame_upload.html", project=project, message=exc.message, errors=exc.errors or {}), 422
         return redirect(url_for("admin_frames.mapping", project_id=project.id, token=staged.token))
@@ -59,7 +65,7 @@ def upload(project_id: int) -> ResponseReturnValue:
 
 def _staged(project_id: int, token: str) -> tuple[Session, SurveyProject, frame_files.StagedFile]:
     session, project = _managed(project_id)
-    staged = frame_files.load_staged(_upload_dir(), token)
+    staged = frame_files.load_staged(_upload_dir(), token, _keep_staged())
     if staged.project_id != project.id:
         raise NotFound("This upload does not exist.")
     return session, project, staged
@@ -147,6 +153,8 @@ def _frame(frame_id: int) -> tuple[Session, SamplingFrame]:
 @roles_required(Role.DESIGNER)
 def show(frame_id: int) -> ResponseReturnValue:
     session, frame = _frame(frame_id)
+    if frames.fail_stalled_imports(session, frame_id=frame.id):
+        session.commit()
     strata = frames.stratum_counts(session, frame) if frame.status.value == "ready" else {}
     return render_template("fieldwork/frame.html", frame=frame, project=frame.project, progress=frames.progress(frame), strata=strata)
 
@@ -154,5 +162,7 @@ def show(frame_id: int) -> ResponseReturnValue:
 @bp.get("/frames/<int:frame_id>/progress")
 @roles_required(Role.DESIGNER)
 def progress(frame_id: int) -> ResponseReturnValue:
-    _session, frame = _frame(frame_id)
+    session, frame = _frame(frame_id)
+    if frames.fail_stalled_imports(session, frame_id=frame.id):
+        session.commit()
     return jsonify(frames.progress(frame))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from survey_app.accounts.models import AuditEvent, Role
@@ -302,6 +304,102 @@ def test_a_failed_import_shows_neither_sql_nor_the_rows(app: Flask, client: Flas
     assert "The import failed and nothing was kept" in page and "unexpected error" in page
     for leaked in ("INSERT", "SQL", "frame_units", "13999999999", "1380000", "IntegrityError"):
         assert leaked not in page
+
+
+def _age(directory: Path, token: str, hours: float) -> None:
+    then = time.time() - hours * 3600
+    for path in directory.glob(f"{token}.*"):
+        os.utime(path, (then, then))
+
+
+def test_staged_uploads_left_unused_expire(app: Flask, client: FlaskClient, project: SurveyProject) -> None:
+    """Staged files (contact data among them) stayed on disk forever when the designer went away."""
+    directory = Path(app.config["FRAME_UPLOAD_DIR"])
+    left, used = (_upload(client, project, frame_csv(5)).headers["Location"] for _ in range(2))
+    _age(directory, left.rsplit("/", 1)[1], hours=25)
+    _age(directory, used.rsplit("/", 1)[1], hours=23)
+    assert client.get(used).status_code == 200  # using an upload keeps it for another day
+    _age(directory, used.rsplit("/", 1)[1], hours=2)
+    fresh = _upload(client, project, frame_csv(5)).headers["Location"]  # each upload clears the staging folder
+    assert sorted(p.stem for p in directory.iterdir()) == sorted([used.rsplit("/", 1)[1], fresh.rsplit("/", 1)[1]] * 2)
+    gone = client.get(left)
+    assert gone.status_code == 404 and "left unused for more than 24 hours" in gone.get_data(as_text=True)
+    _age(directory, used.rsplit("/", 1)[1], hours=25)  # expired, even before another upload clears it
+    assert client.get(used).status_code == 404 and not list(directory.glob(used.rsplit("/", 1)[1] + ".*"))
+    # a command for cron clears the folder when nobody uploads
+    _age(directory, fresh.rsplit("/", 1)[1], hours=30)
+    result = app.test_cli_runner().invoke(args=["frames", "cleanup"])
+    assert result.exit_code == 0 and "1 staged upload(s) removed" in result.output and list(directory.iterdir()) == []
+
+
+def _start(app: Flask, session: Session, project: SurveyProject, rows: int = 60) -> tuple[SamplingFrame, Any]:
+    from survey_app.fieldwork.services import frames
+
+    staged = frame_files.stage_upload(app.config["FRAME_UPLOAD_DIR"], "f.csv", io.BytesIO(frame_csv(rows)), project_id=project.id, user_id=project.owner_id or 0)
+    mapping = frames.parse_mapping(frame_files.header(staged), MAPPING)
+    frame, _ = frames.start_import(session, project, staged, mapping, name="F", actor=session.get(type(project.owner), project.owner_id))  # type: ignore[arg-type]
+    session.commit()
+    return frame, staged
+
+
+def _stall(session: Session, frame_id: int, minutes: float = 6) -> None:
+    """Make the frame's last progress ``minutes`` old, as when the process running its import died."""
+    session.execute(update(SamplingFrame).where(SamplingFrame.id == frame_id).values(updated_at=datetime.now(UTC) - timedelta(minutes=minutes)))
+    session.commit()
+
+
+def test_a_killed_import_fails_cleanly_and_the_designer_can_upload_again(app: Flask, client: FlaskClient, session: Session, project: SurveyProject, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An import whose process was killed stayed "importing" forever with part of its units."""
+    from survey_app.core import db
+    from survey_app.fieldwork.services import frames
+
+    frame, staged = _start(app, session, project)
+    chunks = frame_files.iter_chunks
+
+    def killed_after_the_first_batch(*args: Any, **kwargs: Any) -> Any:
+        yield next(chunks(*args, **kwargs))
+        raise SystemExit("the worker process was killed")  # not an Exception: nothing of run_import's own runs
+
+    monkeypatch.setattr(frame_files, "iter_chunks", killed_after_the_first_batch)
+    with pytest.raises(SystemExit):
+        frames.run_import(db.session_factory(app), frame.id, staged, chunk_rows=20)
+    monkeypatch.undo()
+    assert _count(session, FrameUnit) == 20
+    assert client.get(f"/admin/frames/{frame.id}/progress").get_json()["status"] == "importing"  # it may still be running
+    _stall(session, frame.id)
+    progress = client.get(f"/admin/frames/{frame.id}/progress").get_json()
+    assert progress["status"] == "failed" and "stopped making progress" in progress["error"] and progress["rows_imported"] == 0
+    assert _count(session, FrameUnit) == 0
+    assert "stopped making progress" in client.get(f"/admin/frames/{frame.id}").get_data(as_text=True)
+    mapping_url = _upload(client, project, frame_csv(60)).headers["Location"]
+    started = client.post(mapping_url, data={**MAPPING, "action": "import"})
+    assert _wait(client, int(started.headers["Location"].rsplit("/", 1)[1]))["rows_imported"] == 60
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.object_id == str(frame.id), AuditEvent.object_type == "sampling_frame")).all()
+    assert actions == ["frame.upload", "frame.import_failed"]
+
+
+def test_an_import_failed_as_stalled_keeps_nothing_even_if_it_was_still_running(app: Flask, client: FlaskClient, session: Session, project: SurveyProject, monkeypatch: pytest.MonkeyPatch) -> None:
+    from survey_app.core import db
+    from survey_app.fieldwork.services import frames
+
+    frame, staged = _start(app, session, project)
+    chunks = frame_files.iter_chunks
+    seen: list[str] = []
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        for number, chunk in enumerate(chunks(*args, **kwargs)):
+            if number == 1:  # a batch that took longer than the stall limit: the frame is failed meanwhile
+                _stall(session, frame.id)
+                seen.append(client.get(f"/admin/frames/{frame.id}/progress").get_json()["status"])
+            yield chunk
+
+    monkeypatch.setattr(frame_files, "iter_chunks", slow)
+    frames.run_import(db.session_factory(app), frame.id, staged, chunk_rows=20)
+    assert seen == ["failed"]
+    session.expire_all()
+    failed = session.get(SamplingFrame, frame.id)
+    assert failed is not None and failed.status == FrameStatus.FAILED and failed.rows_imported == 0
+    assert _count(session, FrameUnit) == 0 and not staged.path.exists()
 
 
 def test_progress_is_read_from_the_database_by_any_app_instance(app: Flask, app_config: dict[str, Any], client: FlaskClient, project: SurveyProject, session: Session) -> None:
