@@ -325,6 +325,7 @@ def iter_chunks(staged: StagedFile, chunk_rows: int = CHUNK_ROWS, limits: spread
         )
         line = 2
         for chunk in reader:
+            chunk.columns = [str(c).strip() for c in chunk.columns]  # as header() names them
             chunk.index = pd.RangeIndex(line, line + len(chunk))
             line += len(chunk)
             _check_cell_length(chunk, limits)

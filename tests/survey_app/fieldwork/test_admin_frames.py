@@ -248,6 +248,13 @@ def test_a_csv_cell_over_the_length_limit_is_refused_by_the_check(app: Flask, cl
     assert _count(session, SamplingFrame) == 0
 
 
+def test_spaces_around_csv_column_names_are_ignored(client: FlaskClient, project: SurveyProject, session: Session) -> None:
+    """The mapping page showed the names stripped, the check looked them up unstripped: a 500."""
+    mapping_url = _upload(client, project, b"unit_id , school\nu1,a\nu2,b\n").headers["Location"]
+    report = client.post(mapping_url, data={"unit_id": "unit_id", "stratum": "school", "action": "validate"})
+    assert report.status_code == 200 and "No problems found" in report.get_data(as_text=True)
+
+
 def test_bad_mapping_names_the_column(client: FlaskClient, project: SurveyProject) -> None:
     mapping_url = _upload(client, project, frame_csv(5)).headers["Location"]
     response = client.post(mapping_url, data={**MAPPING, "unit_id": "nope", "action": "validate"})
