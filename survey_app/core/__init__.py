@@ -3,8 +3,9 @@
 Owns: configuration (``config``), the engine and per-request session (``db``), the declarative
 base (``models``), errors and their rendering (``errors``), languages and time zones (``i18n``),
 sessions, CSRF and security headers (``security``), personal-data encryption and masking
-(``personal_data``), uploaded tables (``frame_files``, ``table_upload``), file formats
-(``exporters``), SVG charts (``charts``), page numbers (``pagination``), the health check, the
+(``personal_data``), uploaded tables and workbooks (``frame_files``, ``table_upload``,
+``spreadsheets``), file formats (``exporters``), SVG charts (``charts``), page numbers
+(``pagination``), the health check, the
 ``strata db`` commands, the home page, the site-wide templates (``base.html``, ``error.html``,
 ``_macros.html``) and static files.
 

@@ -131,7 +131,16 @@ def load_config(
         "SMTP_URL": env.get("STRATA_SMTP_URL", ""),
         # staged frame uploads; must be shared by every app process (default: the instance folder)
         "FRAME_UPLOAD_DIR": env.get("STRATA_FRAME_UPLOAD_DIR") or str(Path(instance_path) / "frame_uploads"),
+        # a staged upload not used for this long is removed (it may hold contact data)
+        "STAGED_UPLOAD_HOURS": _int(env, "STRATA_STAGED_UPLOAD_HOURS", 24),
         "GRADUATE_MIN_CELL_COUNT": _int(env, "STRATA_GRADUATE_MIN_CELL_COUNT", 5),
+        # how much of an uploaded .xlsx workbook is read before it is refused (core.spreadsheets.Limits);
+        # the cell length applies to CSV files too
+        "SHEET_MAX_UNPACKED_MB": _int(env, "STRATA_SHEET_MAX_UNPACKED_MB", 256),
+        "SHEET_MAX_ROWS": _int(env, "STRATA_SHEET_MAX_ROWS", 1_048_576),
+        "SHEET_MAX_CELLS": _int(env, "STRATA_SHEET_MAX_CELLS", 5_000_000),
+        "SHEET_MAX_CELL_CHARS": _int(env, "STRATA_SHEET_MAX_CELL_CHARS", 32_767),
+        "SHEET_MAX_SECONDS": _int(env, "STRATA_SHEET_MAX_SECONDS", 30),
     }
     if "SECRET_KEY" not in overrides:
         settings["SECRET_KEY"] = _secret_key(env, instance_path, production)

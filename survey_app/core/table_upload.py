@@ -14,7 +14,9 @@ import json
 from collections.abc import Sequence
 
 import pandas as pd
+from flask_babel import gettext as _
 
+from survey_app.core import spreadsheets
 from survey_app.core.errors import ValidationFailed
 from survey_app.core.frame_files import detect_encoding
 
@@ -33,7 +35,7 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
     name = filename.lower()
     try:
         if name.endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
-            frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
+            frame = spreadsheets.read_table(data)
         else:
             text = data.decode(detect_encoding(data[: 1 << 20]))
             dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
@@ -41,7 +43,30 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
     except (ValueError, csv.Error, UnicodeDecodeError, KeyError) as exc:
         raise ValidationFailed("The file could not be read as CSV or XLSX.", {"file": [str(exc)[:200]]}) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.fillna("").apply(lambda column: column.str.strip())
+    frame = frame.fillna("").apply(lambda column: column.str.strip())
+    check_cells(frame)
+    return frame
+
+
+def check_cells(frame: pd.DataFrame) -> None:
+    """Refuse a cell longer than the cell limit (of a CSV file: a workbook's are checked as it is
+    read) and text cells holding NUL (0x00) bytes, which PostgreSQL cannot store. The index is the
+    file row minus 2 (the header is row 1)."""
+    found = spreadsheets.long_cell(frame)
+    if found is not None:
+        raise ValidationFailed(_("The cell at row %(row)d, column %(column)s holds more than %(limit)d characters (the limit).",
+                                 row=int(found[0]) + 2, column=found[1], limit=spreadsheets.configured().cell_chars),
+                               {"file": [_("shorten the text in that cell")]})
+    cells: list[str] = []
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_string_dtype(values):
+            continue
+        hit = values.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+        cells += [_("row %(row)d, column %(column)s", row=int(i) + 2, column=column) for i in frame.index[hit][:MAX_ERRORS]]
+    if cells:
+        raise ValidationFailed(_("The file contains NUL (0x00) bytes, which cannot be stored; nothing was stored."),
+                               {"file": cells[:MAX_ERRORS]})
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:

@@ -78,6 +78,7 @@ EXPECTED = {
     "admin_projects.revoke_grant": "administer",
     "admin_frames.upload": "manage",
     "admin_frames.mapping": "manage",
+    "admin_frames.encoding": "manage",
     "admin_frames.discard": "manage",
     "admin_frames.show": "manage",
     "admin_frames.progress": "manage",

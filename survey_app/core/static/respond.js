@@ -81,12 +81,167 @@
     var m = String(d.getMonth() + 1), day = String(d.getDate());
     return d.getFullYear() + "-" + (m.length < 2 ? "0" + m : m) + "-" + (day.length < 2 ? "0" + day : day);
   }
+  /* Designers' regex() patterns, matched in time linear in the answer's length, as RE2 does on the
+   * server (a backtracking RegExp can take minutes on 31 characters). The server accepts only the
+   * syntax described in questionnaires/engine/patterns.py; it is compiled here to an automaton that
+   * reads the answer one character (code point) at a time. \d \w \s are ASCII, . is any character
+   * but a line break, ^ and $ are the start and end of the answer: RE2's meanings. */
+  var DIGIT = [[48, 57]], WORD = [[48, 57], [65, 90], [95, 95], [97, 122]], SPACE = [[9, 10], [12, 13], [32, 32]];
+  var ESCAPED = { d: [DIGIT, false], D: [DIGIT, true], w: [WORD, false], W: [WORD, true], s: [SPACE, false], S: [SPACE, true] };
+  var CONTROL = { t: 9, n: 10, r: 13 };
+  function parsePattern(p) {  // p: array of characters; returns an AST or throws
+    var i = 0;
+    function peek(s) { return p[i] === s; }
+    function literal(cp) { return { t: "set", items: [[[[cp, cp]], false]], neg: false }; }
+    function single() {  // one character, escaped or not, as a code point
+      var c = p[i++];
+      if (c === undefined) throw new Error("pattern");
+      if (c !== "\\") return c.codePointAt(0);
+      var e = p[i++];
+      if (e === undefined) throw new Error("pattern");
+      return CONTROL.hasOwnProperty(e) ? CONTROL[e] : e.codePointAt(0);
+    }
+    function klass() {
+      var items = [], neg = false;
+      i++;
+      if (peek("^")) { neg = true; i++; }
+      do {
+        if (i >= p.length) throw new Error("pattern");
+        if (p[i] === "\\" && ESCAPED.hasOwnProperty(p[i + 1])) { items.push(ESCAPED[p[i + 1]]); i += 2; continue; }
+        var lo = single(), hi = lo;
+        if (peek("-") && p[i + 1] !== undefined && p[i + 1] !== "]") { i++; hi = single(); }
+        items.push([[[lo, hi]], false]);
+      } while (!peek("]"));
+      i++;
+      return { t: "set", items: items, neg: neg };
+    }
+    function atom() {
+      var c = p[i];
+      if (c === "(") {
+        i += p[i + 1] === "?" ? 3 : 1;
+        var inner = alternation();
+        if (!peek(")")) throw new Error("pattern");
+        i++;
+        return inner;
+      }
+      if (c === "[") return klass();
+      if (c === ".") { i++; return { t: "set", items: [[[[10, 10]], false]], neg: true }; }
+      if (c === "^") { i++; return { t: "bol" }; }
+      if (c === "$") { i++; return { t: "eol" }; }
+      if (c === "\\" && ESCAPED.hasOwnProperty(p[i + 1])) { i += 2; return { t: "set", items: [ESCAPED[p[i - 1]]], neg: false }; }
+      return literal(single());
+    }
+    function number() {
+      var start = i;
+      while (/[0-9]/.test(p[i] || "")) i++;
+      return start === i ? -1 : parseInt(p.slice(start, i).join(""), 10);
+    }
+    function sequence() {
+      var items = [];
+      while (i < p.length && !peek("|") && !peek(")")) {
+        var node = atom(), min = -1, max = -1;
+        if (peek("*")) { min = 0; max = Infinity; i++; }
+        else if (peek("+")) { min = 1; max = Infinity; i++; }
+        else if (peek("?")) { min = 0; max = 1; i++; }
+        else if (peek("{")) {
+          i++; min = number(); max = min;
+          if (peek(",")) { i++; max = number(); if (max < 0) max = Infinity; }
+          if (!peek("}") || min < 0) throw new Error("pattern");
+          i++;
+        }
+        if (min >= 0) { if (peek("?")) i++; node = { t: "rep", node: node, min: min, max: max }; }
+        items.push(node);
+      }
+      return { t: "cat", items: items };
+    }
+    function alternation() {
+      var items = [sequence()];
+      while (peek("|")) { i++; items.push(sequence()); }
+      return items.length === 1 ? items[0] : { t: "alt", items: items };
+    }
+    var tree = alternation();
+    if (i !== p.length) throw new Error("pattern");
+    return tree;
+  }
+  function emit(node, prog) {  // instructions run on to the next one unless they jump
+    var k, split;
+    if (node.t === "set" || node.t === "bol" || node.t === "eol") { prog.push({ op: node.t, set: node }); return; }
+    if (node.t === "cat") { node.items.forEach(function (item) { emit(item, prog); }); return; }
+    if (node.t === "alt") {
+      var jumps = [];
+      node.items.forEach(function (item, n) {
+        if (n < node.items.length - 1) { split = { op: "split", x: prog.length + 1, y: 0 }; prog.push(split); }
+        emit(item, prog);
+        if (n < node.items.length - 1) { var jump = { op: "jmp", x: 0 }; prog.push(jump); jumps.push(jump); split.y = prog.length; }
+      });
+      jumps.forEach(function (jump) { jump.x = prog.length; });
+      return;
+    }
+    for (k = 0; k < node.min; k++) emit(node.node, prog);  // node.t === "rep"
+    if (node.max === Infinity) {
+      var loop = prog.length;
+      split = { op: "split", x: loop + 1, y: 0 }; prog.push(split);
+      emit(node.node, prog);
+      prog.push({ op: "jmp", x: loop });
+      split.y = prog.length;
+    } else {
+      for (k = node.min; k < node.max; k++) { split = { op: "split", x: prog.length + 1, y: 0 }; prog.push(split); emit(node.node, prog); split.y = prog.length; }
+    }
+  }
+  function inSet(set, cp) {
+    var hit = set.items.some(function (item) {
+      var inside = item[0].some(function (range) { return cp >= range[0] && cp <= range[1]; });
+      return inside !== item[1];
+    });
+    return hit !== set.neg;
+  }
+  var PATTERNS = {};
+  function compilePattern(source) {
+    if (!Object.prototype.hasOwnProperty.call(PATTERNS, source)) {
+      var prog = null;
+      try { prog = []; emit(parsePattern(Array.from(source)), prog); prog.push({ op: "match" }); }
+      catch (e) { prog = null; }  // a pattern the server does not run either: nothing matches it
+      PATTERNS[source] = prog;
+    }
+    return PATTERNS[source];
+  }
+  function matchPattern(source, text) {
+    var prog = compilePattern(source);
+    if (prog === null) return false;
+    var chars = Array.from(text), n = chars.length, seen = new Array(prog.length), step = 0;
+    function add(list, start, pos) {  // the instructions reachable without reading a character
+      var stack = [start];
+      while (stack.length) {
+        var pc = stack.pop();
+        if (seen[pc] === step) continue;
+        seen[pc] = step;
+        var ins = prog[pc];
+        if (ins.op === "jmp") stack.push(ins.x);
+        else if (ins.op === "split") { stack.push(ins.y); stack.push(ins.x); }
+        else if (ins.op === "bol") { if (pos === 0) stack.push(pc + 1); }
+        else if (ins.op === "eol") { if (pos === n) stack.push(pc + 1); }
+        else list.push(pc);
+      }
+    }
+    var current = [];
+    add(current, 0, 0);
+    for (var pos = 0; pos < n && current.length; pos++) {
+      var cp = chars[pos].codePointAt(0), next = [];
+      step++;
+      for (var k = 0; k < current.length; k++) {
+        var ins = prog[current[k]];
+        if (ins.op === "set" && inSet(ins.set, cp)) add(next, current[k] + 1, pos + 1);
+      }
+      current = next;
+    }
+    return current.some(function (pc) { return prog[pc].op === "match"; });
+  }
   var FUNCTIONS = {
     "selected": function (v, c) { return asList(v).indexOf(toStr(c)) >= 0; },
     "count-selected": function (v) { return asList(v).length; },
     "if": function (c, a, b) { return truthy(c) ? a : b; },
     "string-length": function (v) { return Array.from(toStr(v)).length; },
-    "regex": function (v, p) { var t = toStr(v); return t !== "" && new RegExp("^(?:" + toStr(p) + ")$").test(t); },
+    "regex": function (v, p) { var t = toStr(v); return t !== "" && matchPattern(toStr(p), t); },
     "today": today,
     "not": function (v) { return !truthy(v); },
     "true": function () { return true; },

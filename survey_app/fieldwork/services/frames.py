@@ -6,6 +6,12 @@ bad sizes -> :func:`start_import` (only for a clean report) creates the frame ro
 ``importing`` -> :func:`run_import` (a background thread with its own session, see
 :func:`launch_import`) inserts the units in batches and records progress on the frame row, where
 any app process can read it. An invalid file stores nothing; a failed import removes its units.
+
+An import whose process was killed makes no more progress: after :data:`STALLED_AFTER` without
+any, :func:`fail_stalled_imports` (run when its page or progress is read, and by ``strata frames
+cleanup``) fails it and removes its units, and the designer uploads the file again. The import
+only records progress while its frame is still ``importing``, so one that was merely slow and was
+failed meanwhile stops and keeps nothing either.
 """
 
 from __future__ import annotations
@@ -20,13 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from flask import Flask
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from survey_app.accounts.models import User
 from survey_app.accounts.services import audit
-from survey_app.core import frame_files
-from survey_app.core.errors import NotFound, ValidationFailed
+from survey_app.core import frame_files, spreadsheets
+from survey_app.core.errors import AppError, NotFound, ValidationFailed
 from survey_app.core.frame_files import StagedFile
 from survey_app.core.models import utcnow
 from survey_app.fieldwork.models import FrameStatus, FrameUnit, SampleDraw, SamplingFrame
@@ -47,6 +55,16 @@ STALLED_AFTER = timedelta(minutes=5)
 MAX_KEY, MAX_STRATUM = 120, 200
 
 
+#: Stored on the frame when its import made no progress for STALLED_AFTER (shown translated).
+IMPORT_STALLED = _l("The import stopped making progress (the process running it was probably stopped) and nothing was kept. "
+                    "Upload the file again.")
+
+
+#: Stored on the frame when an import fails for a reason other than the file (shown translated).
+IMPORT_FAILED = _l("The import stopped because of an unexpected error, which has been logged. Upload the file again; "
+                   "if it fails again, tell the administrator.")
+
+
 @dataclass(frozen=True)
 class ColumnMapping:
     """Which uploaded column plays which role."""
@@ -56,6 +74,11 @@ class ColumnMapping:
     size: str = ""
     contact: tuple[str, ...] = ()
     attributes: tuple[str, ...] = ()
+
+    @property
+    def used(self) -> list[str]:
+        """The columns that are imported, in the order of the roles."""
+        return list(dict.fromkeys(c for c in (self.unit_id, self.stratum, self.size, *self.contact, *self.attributes) if c))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +102,12 @@ class Problem:
         for line, value in zip(rows.index[:need], rows[column].iloc[:need], strict=True):
             self.examples.append({"line": int(line), "value": str(value)})
 
+    def add_cells(self, lines: pd.Index, column: str) -> None:
+        """Count cells of ``column`` on ``lines`` and keep the first few as examples (line and column)."""
+        self.count += len(lines)
+        for line in lines[: EXAMPLES - len(self.examples)]:
+            self.examples.append({"line": int(line), "value": "", "column": column})
+
 
 @dataclass
 class ValidationReport:
@@ -89,6 +118,7 @@ class ValidationReport:
     missing_strata: Problem = field(default_factory=Problem)
     long_strata: Problem = field(default_factory=Problem)
     bad_sizes: Problem = field(default_factory=Problem)
+    nul_bytes: Problem = field(default_factory=Problem)
     strata: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -100,6 +130,7 @@ class ValidationReport:
             "missing_strata": self.missing_strata,
             "long_strata": self.long_strata,
             "bad_sizes": self.bad_sizes,
+            "nul_bytes": self.nul_bytes,
         }
         return {k: v for k, v in named.items() if v.count}
 
@@ -167,6 +198,10 @@ def validate(staged: StagedFile, mapping: ColumnMapping, chunk_rows: int = frame
             sizes = _sizes(chunk[mapping.size])
             bad = sizes.isna() | ~np.isfinite(sizes.fillna(0)) | (sizes <= 0)
             report.bad_sizes.add(chunk[bad.to_numpy()], mapping.size)
+        for column in mapping.used:  # PostgreSQL cannot store NUL in text; SQLite could, but the rule is one
+            nul = chunk[column].str.contains("\x00", regex=False).to_numpy()
+            if nul.any():
+                report.nul_bytes.add_cells(chunk.index[nul], column)
     report.strata = dict(sorted(strata.items()))
     if hashes:
         _find_duplicates(staged, mapping, np.concatenate(hashes), report, chunk_rows)
@@ -249,8 +284,12 @@ def _unit_rows(frame_id: int, chunk: pd.DataFrame, mapping: ColumnMapping) -> li
     ]
 
 
-def run_import(factory: sessionmaker[Session], frame_id: int, staged: StagedFile, chunk_rows: int = frame_files.CHUNK_ROWS) -> None:
-    """Insert the units of a validated file in batches, committing progress after each batch."""
+def run_import(factory: sessionmaker[Session], frame_id: int, staged: StagedFile, chunk_rows: int = frame_files.CHUNK_ROWS,
+               limits: spreadsheets.Limits | None = None) -> None:
+    """Insert the units of a validated file in batches, committing progress after each batch.
+
+    ``limits``: the application's reading limits (a background thread has no application context).
+    """
     with factory() as session:
         frame = session.get(SamplingFrame, frame_id)
         if frame is None or frame.status != FrameStatus.IMPORTING:
@@ -262,23 +301,25 @@ def run_import(factory: sessionmaker[Session], frame_id: int, staged: StagedFile
         )
         done = 0
         try:
-            for chunk in frame_files.iter_chunks(staged, chunk_rows):
+            for chunk in frame_files.iter_chunks(staged, chunk_rows, limits):
                 rows = _unit_rows(frame_id, chunk, mapping)
                 for start in range(0, len(rows), INSERT_BATCH):
                     session.execute(insert(FrameUnit), rows[start : start + INSERT_BATCH])
                 done += len(rows)
-                session.execute(update(SamplingFrame).where(SamplingFrame.id == frame_id).values(rows_imported=done, updated_at=utcnow()))
+                if not _record_progress(session, frame_id, rows_imported=done):
+                    return
                 session.commit()
-            session.execute(
-                update(SamplingFrame).where(SamplingFrame.id == frame_id).values(status=FrameStatus.READY, row_count=done, rows_imported=done, updated_at=utcnow())
-            )
+            if not _record_progress(session, frame_id, status=FrameStatus.READY, row_count=done, rows_imported=done):
+                return
             audit.record(session, "frame.import_complete", actor_label="frame-import", object_type="sampling_frame", object_id=frame_id, details={"rows": done})
             session.commit()
         except Exception as exc:  # record any failure on the frame; never leave half a frame
             log.exception("import of frame %s failed", frame_id)
             session.rollback()
             session.execute(delete(FrameUnit).where(FrameUnit.frame_id == frame_id))
-            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            # the designer sees a read error of the file; anything else (e.g. the database's statement
+            # and its rows, personal data among them) stays in the log
+            message = exc.message if isinstance(exc, AppError) else str(IMPORT_FAILED)
             session.execute(
                 update(SamplingFrame).where(SamplingFrame.id == frame_id).values(status=FrameStatus.FAILED, rows_imported=0, error=str(message)[:2000], updated_at=utcnow())
             )
@@ -288,13 +329,53 @@ def run_import(factory: sessionmaker[Session], frame_id: int, staged: StagedFile
             frame_files.discard(staged)
 
 
+def _record_progress(session: Session, frame_id: int, **values: Any) -> bool:
+    """Record the import's progress while its frame is still importing; otherwise (it was failed as
+    stalled meanwhile) drop this batch and return False."""
+    recorded = session.execute(
+        update(SamplingFrame).where(SamplingFrame.id == frame_id, SamplingFrame.status == FrameStatus.IMPORTING).values(**values, updated_at=utcnow())
+    )
+    if recorded.rowcount:  # type: ignore[attr-defined]
+        return True
+    session.rollback()
+    log.warning("import of frame %s stopped: the frame is no longer importing", frame_id)
+    return False
+
+
+def fail_stalled_imports(session: Session, *, frame_id: int | None = None) -> int:
+    """Fail the imports (of one frame, or all) that made no progress for :data:`STALLED_AFTER` and
+    remove their units; return how many. The frame's row is updated first, so that an import still
+    running cannot record progress after its units were removed."""
+    condition = (SamplingFrame.status == FrameStatus.IMPORTING) & (SamplingFrame.updated_at < utcnow() - STALLED_AFTER)
+    if frame_id is not None:
+        condition &= SamplingFrame.id == frame_id
+    stalled = list(session.scalars(select(SamplingFrame.id).where(condition)))
+    failed = 0
+    for stalled_id in stalled:
+        done = session.execute(
+            update(SamplingFrame).where(condition, SamplingFrame.id == stalled_id)
+            .values(status=FrameStatus.FAILED, rows_imported=0, error=str(IMPORT_STALLED), updated_at=utcnow())
+            .execution_options(synchronize_session=False)  # the session is expired below
+        )
+        if not done.rowcount:  # type: ignore[attr-defined]
+            continue  # it made progress meanwhile
+        session.execute(delete(FrameUnit).where(FrameUnit.frame_id == stalled_id))
+        audit.record(session, "frame.import_failed", actor_label="frame-import", object_type="sampling_frame", object_id=stalled_id,
+                     details={"error": f"no progress for {STALLED_AFTER.total_seconds() // 60:.0f} minutes"})
+        failed += 1
+    if failed:
+        session.expire_all()
+    return failed
+
+
 def launch_import(app: Flask, frame_id: int, staged: StagedFile) -> threading.Thread:
     """Run :func:`run_import` in a background thread (its own session) and return the thread."""
     from survey_app.core import db
 
     factory = db.session_factory(app)
     chunk_rows = int(app.config.get("FRAME_IMPORT_CHUNK_ROWS", frame_files.CHUNK_ROWS))
-    thread = threading.Thread(target=run_import, args=(factory, frame_id, staged, chunk_rows), name=f"frame-import-{frame_id}", daemon=True)
+    limits = spreadsheets.Limits.from_config(app.config)
+    thread = threading.Thread(target=run_import, args=(factory, frame_id, staged, chunk_rows, limits), name=f"frame-import-{frame_id}", daemon=True)
     thread.start()
     return thread
 
@@ -312,7 +393,6 @@ def list_frames(session: Session, project: SurveyProject) -> list[SamplingFrame]
 
 def progress(frame: SamplingFrame) -> dict[str, Any]:
     """Status and progress of a frame's import, as the progress page polls it."""
-    stalled = frame.status == FrameStatus.IMPORTING and frame.updated_at is not None and utcnow() - _aware(frame.updated_at) > STALLED_AFTER
     percent = 100.0 if frame.status == FrameStatus.READY else (100.0 * frame.rows_imported / frame.row_count if frame.row_count else 0.0)
     return {
         "id": frame.id,
@@ -320,15 +400,8 @@ def progress(frame: SamplingFrame) -> dict[str, Any]:
         "rows_imported": frame.rows_imported,
         "row_count": frame.row_count,
         "percent": round(percent, 1),
-        "error": frame.error,
-        "stalled": stalled,
+        "error": gettext(frame.error) if frame.error else "",  # stored in English: a message id when it is ours
     }
-
-
-def _aware(moment: Any) -> Any:
-    from datetime import UTC
-
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def stratum_counts(session: Session, frame: SamplingFrame) -> dict[str, int]:

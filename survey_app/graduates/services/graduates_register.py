@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from survey_app.accounts.models import User
 from survey_app.accounts.services import audit
+from survey_app.core import spreadsheets, table_upload
 from survey_app.core.errors import NotFound, ValidationFailed
 from survey_app.core.pagination import page_within
 from survey_app.core.personal_data import cipher, id_numbers_valid, uscc_valid, usccs_valid
@@ -94,14 +95,17 @@ def read_csv_or_xlsx(data: bytes, filename: str) -> pd.DataFrame:
     """An uploaded CSV (UTF-8 or GB18030) or XLSX file as text columns; row 2 of the file is index 0."""
     try:
         if filename.lower().endswith((".xlsx", ".xlsm")):
-            return pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False, engine="openpyxl")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("gb18030")
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            frame = spreadsheets.read_table(data)
+        else:
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = data.decode("gb18030")
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (ValueError, UnicodeDecodeError, KeyError) as exc:
         raise ValidationFailed(_("The file could not be read as CSV or XLSX."), {"file": [str(exc)]}) from exc
+    table_upload.check_cells(frame)
+    return frame
 
 
 def read_table(data: bytes, filename: str) -> pd.DataFrame:

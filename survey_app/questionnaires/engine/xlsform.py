@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 from flask_babel import gettext as _
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 
+from survey_app.core import spreadsheets
+from survey_app.core.errors import ValidationFailed
 from survey_app.questionnaires.engine.definition import (
     DefinitionError,
     Problem,
@@ -44,6 +45,10 @@ SETTINGS_COLUMNS = ("form_title", "form_id", "version", "default_language", "uni
 
 
 MAX_ROWS = 5000
+
+
+#: A questionnaire reads far less than the upload limits allow (its definition is stored and previewed).
+MAX_UNPACKED_BYTES, MAX_CELL_CHARS = 32 << 20, 8000
 
 
 _ALIASES = {"list name": "list_name", "constraint message": "constraint_message",
@@ -71,9 +76,8 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _sheet_rows(ws: Any, sheet: str, problems: list[Problem]) -> tuple[list[tuple[str, str, str | None]], list[tuple[int, list[str]]]]:
+def _sheet_rows(rows: Iterator[tuple[Any, ...]], sheet: str, problems: list[Problem]) -> tuple[list[tuple[str, str, str | None]], list[tuple[int, list[str]]]]:
     """Header cells as (letter, base, language) and data rows as (number, texts)."""
-    rows = ws.iter_rows(values_only=True)
     header = next(rows, None) or ()
     headers: list[tuple[str, str, str | None]] = []
     for index, cell in enumerate(header, start=1):
@@ -119,21 +123,20 @@ def parse_xlsform(data: bytes) -> dict[str, Any]:
 
     Raises :class:`DefinitionError` with every problem (sheet, row, column, message).
     """
+    limits = spreadsheets.configured().at_most(unpacked_bytes=MAX_UNPACKED_BYTES, cell_chars=MAX_CELL_CHARS, rows=MAX_ROWS + 1)
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise DefinitionError([Problem("file", None, None, _("not an Excel .xlsx workbook (%(problem)s)", problem=type(exc).__name__))]) from exc
-    try:
-        sheets = {name.strip().lower(): workbook[name] for name in workbook.sheetnames}
-        problems: list[Problem] = [Problem(name, None, None, _("the workbook has no %(sheet)s sheet", sheet=repr(name)))
-                                   for name in ("survey", "choices") if name not in sheets]
-        if problems:
-            raise DefinitionError(problems)
-        survey_h, survey_d = _sheet_rows(sheets["survey"], "survey", problems)
-        choice_h, choice_d = _sheet_rows(sheets["choices"], "choices", problems)
-        settings_h, settings_d = _sheet_rows(sheets["settings"], "settings", problems) if "settings" in sheets else ([], [])
-    finally:
-        workbook.close()
+        with spreadsheets.Workbook(data, limits) as workbook:
+            sheets = {name.strip().lower(): name for name in workbook.sheet_names}
+            problems: list[Problem] = [Problem(name, None, None, _("the workbook has no %(sheet)s sheet", sheet=repr(name)))
+                                       for name in ("survey", "choices") if name not in sheets]
+            if problems:
+                raise DefinitionError(problems)
+            survey_h, survey_d = _sheet_rows(workbook.rows(sheets["survey"]), "survey", problems)
+            choice_h, choice_d = _sheet_rows(workbook.rows(sheets["choices"]), "choices", problems)
+            settings_h, settings_d = _sheet_rows(workbook.rows(sheets["settings"]), "settings", problems) if "settings" in sheets else ([], [])
+    except ValidationFailed as exc:
+        details = [str(m) for messages in (exc.errors or {}).values() for m in messages]
+        raise DefinitionError([Problem("file", None, None, "; ".join([exc.message.rstrip("."), *details]))]) from exc
     for sheet, headers, required in (("survey", survey_h, ("type", "name")), ("choices", choice_h, ("list_name", "name"))):
         present = {base for _l, base, _g in headers}
         problems += [Problem(sheet, 1, col, _("the %(sheet)s sheet needs a %(column)s column", sheet=sheet, column=repr(col))) for col in required if col not in present]

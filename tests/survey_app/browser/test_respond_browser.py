@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -179,3 +180,41 @@ def test_browser_and_server_evaluate_alike(browser: Any, live_server: LiveServer
             assert in_browser == pytest.approx(on_server), source
         else:
             assert in_browser == on_server, source
+
+
+# (pattern, answers): respond.js must accept exactly what RE2 accepts on the server
+REGEX_CASES = [
+    ("1[3-9][0-9]{9}", ["13912345678", "12912345678", "1391234567", "139123456789"]),
+    ("^([A-Za-z]+ ?)*$", ["Ab Cd", "Ab  Cd", "Ab Cd ", "Ab1", ""]),
+    ("[^a-c]+", ["def", "dea", "d\ne"]),
+    ("a.c", ["abc", "a\nc", "a中c", "a\U00020000c", "ac"]),
+    ("\\d{2,}-\\w+\\s\\S", ["12-ab_ x", "1-ab x", "12-ab\tx", "12-ab\vx", "12-ab\u3000x", "١٢-ab x"]),
+    ("\\D\\W[\\s\\d]", ["a- ", "a-5", "1- ", "a_5"]),
+    ("(?:ab|cd)*e?", ["", "abcd", "abce", "abe", "ace"]),
+    ("a(|b)c|x{0}y{2}z{1,}", ["ac", "abc", "yyz", "yyzzz", "yz"]),
+    ("[a-]+[-z]?[\\-.\\]]*", ["a-z-.]", "--", "a.", "]"]),
+    ("\\(\\d+\\)\\.\\*\\?\\{\\}\\[\\]\\|\\^\\$\\+\\/", ["(12).*?{}[]|^$+/", "(12).*?{}[]|^$+"]),
+    ("[张王李][一-龥]{1,3}", ["张三", "王小明", "赵四", "李", "张𠀀"]),
+    ("^a|b$", ["a", "b", "ab"]),
+    ("a^b|c$d|^e$", ["ab", "cd", "e"]),
+    ("x*?y+?z??", ["xxy", "y", "yz", "z"]),
+    ("(a{2}){2,3}", ["aaaa", "aaaaaa", "aaaaa", "aaaaaaaa"]),
+    ("\\t\\n\\r", ["\t\n\r", "tnr"]),
+    ("[\\D]{2}[^\\W\\d]", ["ab_", "a1b", "ab1", "--z"]),
+]
+
+
+def test_browser_and_server_match_designers_regex_alike_in_linear_time(browser: Any, live_server: LiveServer) -> None:
+    """RE2 on the server, a linear-time automaton in respond.js: the same answers pass, none backtracks."""
+    browser.get(f"{live_server.url}/r/{live_server.personal[2]}")
+    script = "return window.StrataExpressions.evaluate(arguments[0], arguments[1]);"
+    for pattern, answers in REGEX_CASES:
+        ast = compile_expression(f"regex(${{a}}, '{pattern}')", names={"a"})
+        for answer in answers:
+            assert browser.execute_script(script, ast, {"a": answer}) == evaluate(ast, {"a": answer}), (pattern, answer)
+    # the pattern that backtracked exponentially, on 500 characters that do not match
+    ast = compile_expression("regex(${a}, '^([A-Za-z]+ ?)*$')", names={"a"})
+    for answer in ("A" * 499 + "!", "Ab " * 166 + "Ab!"):
+        started = time.perf_counter()
+        assert browser.execute_script(script, ast, {"a": answer}) is False
+        assert time.perf_counter() - started < 2

@@ -35,6 +35,17 @@ def test_environment_overrides(tmp_path: Path) -> None:
     assert settings["SESSION_COOKIE_SECURE"] is True
 
 
+def test_workbook_reading_limits_are_settings(tmp_path: Path) -> None:
+    from survey_app.core.spreadsheets import Limits
+
+    defaults = Limits.from_config(load_config(str(tmp_path), environ={}))
+    assert (defaults.unpacked_bytes, defaults.rows, defaults.cells, defaults.cell_chars, defaults.seconds) == (
+        256 << 20, 1_048_576, 5_000_000, 32_767, 30)
+    env = {"STRATA_SHEET_MAX_UNPACKED_MB": "64", "STRATA_SHEET_MAX_ROWS": "1000", "STRATA_SHEET_MAX_CELLS": "9000",
+           "STRATA_SHEET_MAX_CELL_CHARS": "100", "STRATA_SHEET_MAX_SECONDS": "5"}
+    assert Limits.from_config(load_config(str(tmp_path), environ=env)) == Limits(64 << 20, 1000, 9000, 100, 5)
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [

@@ -13,7 +13,8 @@ from survey_app.fieldwork.models import FrameUnit, Invitation, SampleUnit
 from survey_app.graduates.models import Graduate, GraduateDraw, GraduateSampleUnit
 from survey_app.projects.services import surveys
 
-from ..graduates_util import csv_bytes, row
+from .. import workbooks
+from ..graduates_util import HEADER, csv_bytes, row
 
 CODES = ["10"] * 12 + ["11"] * 6 + ["12"] * 6 + ["80"] * 6 + ["70"] * 6
 
@@ -49,6 +50,37 @@ def test_import_errors_are_listed_and_nothing_is_stored(client, designer, sessio
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "<td>3</td><td>destination_code</td>" in page
+    assert session.scalar(select(func.count()).select_from(Graduate)) == 0
+
+
+def test_malformed_xml_inside_a_register_workbook_is_refused(client, designer, session) -> None:
+    rows = _rows()
+    damaged = workbooks.broken_at_row(workbooks.xlsx([HEADER, *([r[c] for c in HEADER] for r in rows)]), 20)
+    response = client.post("/admin/graduates/import", data={"cohort": "2026", "file": (io.BytesIO(damaged), "r.xlsx")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422 and "The Excel workbook could not be read" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Graduate)) == 0
+
+
+def test_nul_bytes_in_the_register_are_refused_naming_row_and_column(client, designer, session) -> None:
+    """PostgreSQL cannot store NUL in text (it answered 500 there): the import refuses them on every database."""
+    rows = _rows()
+    rows[3]["major"] = "统\x00计学"
+    response = _upload(client, rows)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "NUL (0x00) bytes" in page and "row 5, column major" in page
+    assert session.scalar(select(func.count()).select_from(Graduate)) == 0
+
+
+def test_a_register_workbook_over_a_reading_limit_is_refused(client, app, designer, session) -> None:
+    app.config["SHEET_MAX_CELL_CHARS"] = 40
+    rows = _rows()
+    rows[5]["employer_name"] = "示范" * 21
+    data = workbooks.xlsx([HEADER, *([r[c] for c in HEADER] for r in rows)])
+    response = client.post("/admin/graduates/import", data={"cohort": "2026", "file": (io.BytesIO(data), "r.xlsx")},
+                           content_type="multipart/form-data")
+    column = chr(ord("A") + HEADER.index("employer_name"))
+    assert response.status_code == 422 and f"row 7, column {column} holds more than 40 characters" in response.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Graduate)) == 0
 
 

@@ -18,6 +18,8 @@ from survey_app.demo.services.demo import DemoSummary
 from survey_app.inspections.models import InspectionDraw, RegisterKind
 from survey_app.inspections.services import inspections
 
+from .. import workbooks
+
 
 def _registers(session: Session) -> tuple:  # type: ignore[type-arg]
     units_csv, staff_csv = inspections.demo_registers(seed=3)
@@ -87,6 +89,28 @@ def test_declared_relation_is_excluded(session: Session) -> None:
     assert ("U1", "A") not in pairs and ("U2", "D") not in pairs and len(pairs) == 4
     with pytest.raises(ValidationFailed, match="not possible"):
         inspections.draw(session, u, s, inspections.DrawSettings("t", 1, 1.0, 1, 1.0, 4))
+
+
+def test_malformed_xml_inside_a_register_workbook_is_refused(client: FlaskClient, session: Session, logged_in) -> None:  # type: ignore[no-untyped-def]
+    logged_in(Role.DESIGNER)
+    units = pd.read_csv(io.BytesIO(inspections.demo_registers(seed=3)[0]), dtype=str)
+    damaged = workbooks.broken_at_row(workbooks.xlsx([list(units.columns), *units.to_numpy().tolist()]), 20)
+    reply = client.post("/admin/inspections/", data={"action": "upload", "kind": "units", "file": (io.BytesIO(damaged), "units.xlsx")},
+                        content_type="multipart/form-data")
+    assert reply.status_code == 422 and "The Excel workbook could not be read" in reply.get_data(as_text=True)
+    assert inspections.registers(session) == []
+
+
+def test_a_register_workbook_over_a_reading_limit_is_refused(client: FlaskClient, app: Flask, session: Session, logged_in) -> None:  # type: ignore[no-untyped-def]
+    logged_in(Role.DESIGNER)
+    app.config["SHEET_MAX_ROWS"] = 50
+    units = pd.read_csv(io.BytesIO(inspections.demo_registers(seed=3)[0]), dtype=str)
+    data = workbooks.xlsx([list(units.columns), *units.to_numpy().tolist()])
+    assert len(units) >= 50
+    reply = client.post("/admin/inspections/", data={"action": "upload", "kind": "units", "file": (io.BytesIO(data), "units.xlsx")},
+                        content_type="multipart/form-data")
+    assert reply.status_code == 422 and "has more than 50 rows" in reply.get_data(as_text=True)
+    assert inspections.registers(session) == []
 
 
 def test_draw_page_results_and_public_page(client: FlaskClient, app: Flask, logged_in) -> None:  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ from survey_app.questionnaires.models import (
 )
 from survey_app.questionnaires.services import questionnaires
 
+from .. import workbooks
 from .test_xlsform import YES_NO, make_xlsform
 
 GOOD = make_xlsform([["select_one yn", "q1", "Agree?", "同意吗？", "yes"]], YES_NO,
@@ -103,6 +104,29 @@ def test_designer_pages_upload_errors_preview_publish_export(client: FlaskClient
     exported = client.get(f"/admin/questionnaires/{project.id}/versions/{version.id}/xlsform")
     assert exported.status_code == 200 and exported.headers["Content-Disposition"].endswith("small-survey-v1.xlsx")
     assert parse_xlsform(exported.data) == version.definition
+
+
+def test_malformed_xml_inside_an_xlsform_is_refused_and_nothing_is_stored(client: FlaskClient, logged_in: Any, session: Session) -> None:
+    project = _project(session, logged_in(Role.DESIGNER).id)
+    form = make_xlsform([["text", f"q{i}", f"Q{i}", f"问{i}"] for i in range(40)], YES_NO)
+    for damaged in (workbooks.with_part(form, "xl/workbook.xml", b"<workbook><sheets><sheet"),
+                    workbooks.broken_at_row(form, 30)):
+        rejected = _upload(client, project.id, damaged)
+        assert rejected.status_code == 422, rejected.status_code
+        assert "The Excel workbook could not be read" in rejected.get_data(as_text=True)
+    assert session.scalar(select(func.count(QuestionnaireVersion.id))) == 0
+
+
+def test_an_xlsform_over_a_reading_limit_is_refused_and_nothing_is_stored(client: FlaskClient, logged_in: Any, session: Session) -> None:
+    """A 200 MB label in a 205 kB workbook was stored (and previewed as 419 MB of HTML)."""
+    project = _project(session, logged_in(Role.DESIGNER).id)
+    header = ["type", "name", "label::English (en)"]
+    bomb = workbooks.streamed_xlsx({"survey": [header, ["note", "n1", "a" * (20 << 20)]], "choices": [["list_name", "name", "label"]]})
+    long_label = workbooks.streamed_xlsx({"survey": [header, ["note", "n1", workbooks.noise(8_001)]], "choices": [["list_name", "name", "label"]]})
+    for data, message in ((bomb, "is compressed more than 100 times"), (long_label, "row 2, column C holds more than 8000 characters")):
+        rejected = _upload(client, project.id, data)
+        assert rejected.status_code == 422 and message in rejected.get_data(as_text=True)
+    assert session.scalar(select(func.count(QuestionnaireVersion.id))) == 0
 
 
 def test_designers_only_manage_their_own_projects(client: FlaskClient, logged_in: Any, make_user: Any, session: Session) -> None:

@@ -133,11 +133,22 @@ def test_every_problem_is_reported_with_its_row_and_column() -> None:
     assert any("has no 'end group'" in message for *_rest, message in found)
 
 
+def test_a_regex_the_engine_cannot_run_is_refused_at_its_row() -> None:
+    """Designers' patterns run on RE2 (linear time): what it cannot run is refused at import, naming the row."""
+    found = problems_of(make_xlsform([
+        ["text", "code", "Code", "编码", "", "", "regex(., '([A-Z])\\1')"],
+        ["text", "word", "Word", "词", "", "", "regex(., '^([A-Za-z]+ ?)*$')"],
+        ["text", "tag", "Tag", "标签", "", "", "regex(., '(?=x)x')"],
+    ]))
+    assert [(sheet, row, column) for sheet, row, column, _m in found] == [("survey", 2, "constraint (G)"), ("survey", 4, "constraint (G)")]
+    assert "\\1 is not supported" in found[0][3] and "groups may only be (...) and (?:...)" in found[1][3]
+
+
 def test_missing_sheets_columns_and_bad_files() -> None:
     assert problems_of(make_xlsform([], sheets=("survey",)))[0][:1] == ("choices",)
     found = problems_of(make_xlsform([["text", "a", "A", "甲"]], header=["kind", "name", "label::English (en)", "label::中文 (zh)"]))
     assert ("survey", 1, "type", "the survey sheet needs a 'type' column") in found
-    assert problems_of(b"not a workbook")[0][3].startswith("not an Excel .xlsx workbook")
+    assert problems_of(b"not a workbook")[0][3].startswith("The Excel workbook could not be read; it is not a valid .xlsx file")
     found = problems_of(make_xlsform([["text", "a", "A"]], header=["type", "name", "label::Français (fr)"]))
     assert found[0][:3] == ("survey", 1, "label::Français (fr) (C)") and "not supported" in found[0][3]
 

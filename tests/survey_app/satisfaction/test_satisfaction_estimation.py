@@ -24,6 +24,7 @@ from survey_app.satisfaction.models import CountyLink, SatisfactionRun
 from survey_app.satisfaction.services import satisfaction
 from weighting import indices
 
+from .. import workbooks
 from ..satisfaction_world import demo_projects, new_project, stored_run
 
 ITEMS = demo_satisfaction.ITEMS
@@ -106,6 +107,41 @@ def test_sparse_cells_switch_to_raking_on_county_margins(app: Flask) -> None:
         satisfaction.estimate(answers[answers["county"] != "c03"].assign(
             area=lambda f: np.where(f["county"] == "c02", "urban", f["area"])).reset_index(drop=True),
             population, ITEMS, None)
+
+
+def test_malformed_xml_inside_a_population_workbook_is_refused(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    logged_in(Role.ADMIN)
+    population = demo_satisfaction.population_table(np.random.default_rng(2)).astype(str)
+    damaged = workbooks.broken_at_row(workbooks.xlsx([list(population.columns), *population.to_numpy().tolist()]), 10)
+    reply = client.post(f"/admin/satisfaction/{project_id}/population", data={"file": (io.BytesIO(damaged), "pop.xlsx")},
+                        content_type="multipart/form-data")
+    assert reply.status_code == 422 and "The Excel workbook could not be read" in reply.get_data(as_text=True)
+    with db.session_factory(app)() as session:
+        assert satisfaction.population_tables(session, session.get(SurveyProject, project_id)) == []
+
+
+def test_nul_bytes_in_a_population_table_are_refused_naming_row_and_column(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    logged_in(Role.ADMIN)
+    csv = demo_satisfaction.population_table(np.random.default_rng(2)).to_csv(index=False).encode()
+    damaged = csv.replace(b"\nc01,", b"\nc0\x001,", 1)
+    reply = client.post(f"/admin/satisfaction/{project_id}/population", data={"file": (io.BytesIO(damaged), "pop.csv")},
+                        content_type="multipart/form-data")
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == 422 and "NUL (0x00) bytes" in page and "row 2, column county" in page
+    with db.session_factory(app)() as session:
+        assert satisfaction.population_tables(session, session.get(SurveyProject, project_id)) == []
+
+
+def test_a_population_workbook_over_a_reading_limit_is_refused(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
+    """A 609 kB population workbook of a million rows took 1.1 GB and 110 s before it was refused."""
+    logged_in(Role.ADMIN)
+    app.config["SHEET_MAX_CELLS"] = 1_000
+    rows = [["county", "sex", "age_group", "area", "count"], *([f"c{i:04d}", "1", "15_24", "urban", "10"] for i in range(300))]
+    reply = client.post(f"/admin/satisfaction/{project_id}/population", data={"file": (io.BytesIO(workbooks.streamed_xlsx({"p": rows})), "pop.xlsx")},
+                        content_type="multipart/form-data")
+    assert reply.status_code == 422 and "The workbook has more than 1000 cells" in reply.get_data(as_text=True)
+    with db.session_factory(app)() as session:
+        assert satisfaction.population_tables(session, session.get(SurveyProject, project_id)) == []
 
 
 def test_runs_reports_chart_xlsx_and_print(client: FlaskClient, app: Flask, project_id: int, logged_in) -> None:  # type: ignore[no-untyped-def]
